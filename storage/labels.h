@@ -1,0 +1,104 @@
+// Labels: the identity of a series. An immutable, sorted set of name/value
+// pairs with unique, non-empty names and non-empty values.
+#ifndef VIGIL_STORAGE_LABELS_H_
+#define VIGIL_STORAGE_LABELS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace vigil::storage {
+
+inline constexpr std::string_view kMetricNameLabel = "__name__";
+
+struct Label {
+  std::string name;
+  std::string value;
+
+  friend bool operator==(const Label& a, const Label& b) {
+    return a.name == b.name && a.value == b.value;
+  }
+};
+
+// A sorted label set. Value type; copying copies the strings. The head keeps
+// its own interned form of each series' labels; Labels is what crosses
+// package boundaries (query results, append input). Not thread-safe for
+// mutation (there is none after construction), safe to share read-only.
+class Labels {
+ public:
+  Labels() = default;
+
+  // Validates and normalises untrusted input: drops labels with empty values,
+  // sorts by name, rejects empty names and duplicate names (InvalidArgument
+  // naming the label). Does not require a metric name.
+  static absl::StatusOr<Labels> FromUnsorted(std::vector<Label> labels);
+  // REQUIRES: `labels` already sorted by name, names unique and non-empty,
+  // values non-empty (checked in debug builds only).
+  static Labels FromSorted(std::vector<Label> labels);
+
+  // The value for `name`, or "" when absent. The view lives as long as this.
+  std::string_view Get(std::string_view name) const;
+  bool Has(std::string_view name) const;
+  std::string_view MetricName() const { return Get(kMetricNameLabel); }
+
+  size_t size() const { return labels_.size(); }
+  bool empty() const { return labels_.empty(); }
+  const Label& operator[](size_t i) const { return labels_[i]; }
+  std::vector<Label>::const_iterator begin() const { return labels_.begin(); }
+  std::vector<Label>::const_iterator end() const { return labels_.end(); }
+  absl::Span<const Label> span() const { return labels_; }
+
+  // A stable 64-bit hash of all names and values (same input, same hash,
+  // across processes).
+  uint64_t Hash() const;
+  // Hash of only the labels whose names are in (include=true) or not in
+  // (include=false) `names`. `names` need not be sorted.
+  uint64_t HashFor(absl::Span<const std::string> names, bool include) const;
+
+  // Prometheus' text form: `name{a="b", c="d"}` (or `{...}` with no name);
+  // values escaped as Go's %q does.
+  std::string ToString() const;
+
+  // Lexicographic order over (name, value) pairs, as Prometheus sorts series.
+  friend bool operator<(const Labels& a, const Labels& b);
+  friend bool operator==(const Labels& a, const Labels& b) {
+    return a.labels_ == b.labels_;
+  }
+  friend bool operator!=(const Labels& a, const Labels& b) { return !(a == b); }
+
+ private:
+  explicit Labels(std::vector<Label> labels) : labels_(std::move(labels)) {}
+  std::vector<Label> labels_;
+};
+
+// Builds a Labels by editing a base set: Set/Del then Build(). Cheap to reuse
+// (call Reset). Not thread-safe.
+class LabelsBuilder {
+ public:
+  LabelsBuilder() = default;
+  explicit LabelsBuilder(const Labels& base) { Reset(base); }
+
+  void Reset(const Labels& base);
+  // Setting an empty value deletes the label.
+  LabelsBuilder& Set(std::string_view name, std::string_view value);
+  LabelsBuilder& Del(std::string_view name);
+  // Keeps only the named labels.
+  LabelsBuilder& Keep(absl::Span<const std::string> names);
+  Labels Build() const;
+
+ private:
+  std::vector<Label> labels_;  // kept sorted by name
+};
+
+// True when `name` is a valid legacy metric name ([a-zA-Z_:][a-zA-Z0-9_:]*).
+bool IsValidLegacyMetricName(std::string_view name);
+// True when `name` is a valid legacy label name ([a-zA-Z_][a-zA-Z0-9_]*).
+bool IsValidLegacyLabelName(std::string_view name);
+
+}  // namespace vigil::storage
+
+#endif  // VIGIL_STORAGE_LABELS_H_

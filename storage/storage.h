@@ -1,0 +1,103 @@
+// The interfaces the layers above use to write samples to and read them from
+// a store: Appendable (remote-write, recording rules, ALERTS) and Queryable
+// (PromQL, the HTTP API). storage::Head implements both.
+#ifndef VIGIL_STORAGE_STORAGE_H_
+#define VIGIL_STORAGE_STORAGE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "storage/labels.h"
+#include "storage/matcher.h"
+#include "storage/sample.h"
+
+namespace vigil::storage {
+
+// One series' worth of input to Append. Borrowed: lives for the call only.
+// Samples must be in time order within one entry.
+struct SeriesSamples {
+  const Labels* labels;
+  absl::Span<const Sample> samples;
+};
+
+// What happened to each sample of an Append call.
+struct AppendStats {
+  int64_t appended = 0;
+  // Same timestamp and same value as the newest sample: silently ignored, as
+  // Prometheus does (not an error).
+  int64_t duplicates_ignored = 0;
+  // Same timestamp as an existing sample but another value.
+  int64_t rejected_duplicate_timestamp = 0;
+  // Older than the series' newest sample, beyond the out-of-order window.
+  int64_t rejected_out_of_order = 0;
+  // Older than the retention window allows.
+  int64_t rejected_too_old = 0;
+  // A one-line description of the first rejection ("" when none), naming the
+  // series and timestamp.
+  std::string first_rejection;
+
+  int64_t rejected() const {
+    return rejected_duplicate_timestamp + rejected_out_of_order +
+           rejected_too_old;
+  }
+};
+
+// A sink for samples. Thread-safe.
+class Appendable {
+ public:
+  virtual ~Appendable() = default;
+  // Appends every acceptable sample of `batch`; rejected samples are counted
+  // in the result, they never fail the others. Returns an error, with nothing
+  // applied, only when the whole batch is refused: ResourceExhausted when a
+  // memory or series limit would be exceeded, Unavailable when overloaded.
+  virtual absl::StatusOr<AppendStats> Append(
+      absl::Span<const SeriesSamples> batch) = 0;
+};
+
+// Opaque id of a series inside one store. Valid until retention drops the
+// series; reading a dropped ref yields no samples, never a crash.
+using SeriesRef = uint64_t;
+
+struct SeriesHandle {
+  SeriesRef ref;
+  Labels labels;
+};
+
+// Read access to a store. Thread-safe; reads see a consistent prefix of every
+// series (samples appended concurrently may or may not be visible).
+class Queryable {
+ public:
+  virtual ~Queryable() = default;
+
+  // Series matching all `matchers` that have at least one sample in
+  // [mint, maxt], sorted by labels. InvalidArgument when no matcher could
+  // restrict the set (all matchers match the empty string), as Prometheus.
+  virtual absl::StatusOr<std::vector<SeriesHandle>> Select(
+      absl::Span<const Matcher> matchers, int64_t mint, int64_t maxt) const = 0;
+
+  // Appends the samples of `ref` with mint <= t <= maxt, in time order, to
+  // `ts` and `vs` (decoded chunk by chunk, no per-sample virtual call).
+  // Returns how many were appended; 0 when the series is gone.
+  virtual size_t ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
+                             std::vector<int64_t>* ts,
+                             std::vector<double>* vs) const = 0;
+
+  // Sorted, unique label names / values over series matching `matchers`
+  // (all series when empty) with samples in [mint, maxt].
+  virtual absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const Matcher> matchers, int64_t mint, int64_t maxt) const = 0;
+  virtual absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, absl::Span<const Matcher> matchers, int64_t mint,
+      int64_t maxt) const = 0;
+
+  // Changes whenever a series is created or dropped, so callers may cache
+  // Select results while it stays the same.
+  virtual uint64_t IndexGeneration() const = 0;
+};
+
+}  // namespace vigil::storage
+
+#endif  // VIGIL_STORAGE_STORAGE_H_
