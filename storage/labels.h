@@ -99,6 +99,10 @@ bool IsValidLegacyMetricName(std::string_view name);
 // True when `name` is a valid legacy label name ([a-zA-Z_][a-zA-Z0-9_]*).
 bool IsValidLegacyLabelName(std::string_view name);
 
+// `s` in double quotes, escaped as Go's strconv.Quote (%q) does, which is how
+// Prometheus prints label values and PromQL strings.
+std::string QuoteGo(std::string_view s);
+
 }  // namespace vigil::storage
 
 #endif  // VIGIL_STORAGE_LABELS_H_

@@ -40,8 +40,16 @@ class Matcher {
   bool MatchesEmpty() const { return matches_empty_; }
 
   // When the regex is a finite set of literals (or type is =/!=), the set;
-  // else null. Lets the index look values up instead of scanning.
+  // else null. Lets the index look values up instead of scanning. For the
+  // negative types (!=, !~) it is the set of values that do NOT match. The set
+  // may contain "" (which stands for a missing label). Lives as long as any
+  // copy of this matcher.
   const std::vector<std::string>* SetMatches() const;
+
+  // When the regex (=~ or !~) is a literal prefix followed by `.*`
+  // (`foo.*`), the prefix; else null. Lets the index scan a sorted value
+  // range instead of all values.
+  const std::string* Prefix() const;
 
   // `name="value"`, `name=~"re"`, ... as PromQL prints it.
   std::string ToString() const;
@@ -54,7 +62,7 @@ class Matcher {
   std::string name_;
   std::string value_;
   bool matches_empty_ = false;
-  std::shared_ptr<const Compiled> compiled_;  // null for = and !=
+  std::shared_ptr<const Compiled> compiled_;  // never null after Create
 };
 
 }  // namespace vigil::storage
