@@ -9,6 +9,10 @@
 namespace vigil {
 namespace {
 
+// Debian's Abseil is built with its own absl::string_view, distinct from
+// std::string_view, so StrCat needs this bridge.
+absl::string_view AV(std::string_view s) { return {s.data(), s.size()}; }
+
 std::string_view Basename(std::string_view path) {
   size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
@@ -147,20 +151,20 @@ std::string JsonString(std::string_view v) {
 }
 
 absl::StatusOr<LogLevel> ParseLogLevel(std::string_view s) {
-  std::string l = absl::AsciiStrToLower(s);
+  std::string l = absl::AsciiStrToLower(AV(s));
   if (l == "debug") return LogLevel::kDebug;
   if (l == "info") return LogLevel::kInfo;
   if (l == "warn") return LogLevel::kWarn;
   if (l == "error") return LogLevel::kError;
   return absl::InvalidArgumentError(absl::StrCat(
-      "unrecognized log level \"", s, "\" (want debug, info, warn or error)"));
+      "unrecognized log level \"", AV(s), "\" (want debug, info, warn or error)"));
 }
 
 absl::StatusOr<LogFormat> ParseLogFormat(std::string_view s) {
   if (s == "logfmt") return LogFormat::kLogfmt;
   if (s == "json") return LogFormat::kJson;
   return absl::InvalidArgumentError(absl::StrCat(
-      "unrecognized log format \"", s, "\" (want logfmt or json)"));
+      "unrecognized log format \"", AV(s), "\" (want logfmt or json)"));
 }
 
 std::string_view LogLevelName(LogLevel level) {
@@ -206,12 +210,12 @@ void Logger::Log(LogLevel level, std::string_view msg, LogFields fields,
   std::string ts =
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", now, absl::UTCTimeZone());
   std::string caller =
-      absl::StrCat(Basename(loc.file_name()), ":", loc.line());
+      absl::StrCat(AV(Basename(loc.file_name())), ":", loc.line());
   std::string line;
   line.reserve(128);
   if (format_.load() == LogFormat::kJson) {
     absl::StrAppend(&line, "{\"ts\":\"", ts, "\",\"level\":\"",
-                    LogLevelName(level), "\",\"caller\":");
+                    AV(LogLevelName(level)), "\",\"caller\":");
     line.append(JsonString(caller));
     line.append(",\"msg\":");
     line.append(JsonString(msg));
@@ -223,7 +227,7 @@ void Logger::Log(LogLevel level, std::string_view msg, LogFields fields,
     }
     line.append("}\n");
   } else {
-    absl::StrAppend(&line, "ts=", ts, " level=", LogLevelName(level),
+    absl::StrAppend(&line, "ts=", ts, " level=", AV(LogLevelName(level)),
                     " caller=", LogfmtValue(caller), " msg=");
     // Prometheus always quotes msg; do the same so grep patterns carry over.
     AppendEscaped(&line, msg, /*json=*/false);

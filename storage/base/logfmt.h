@@ -31,14 +31,22 @@ absl::StatusOr<LogLevel> ParseLogLevel(std::string_view s);
 absl::StatusOr<LogFormat> ParseLogFormat(std::string_view s);
 std::string_view LogLevelName(LogLevel level);
 
-// One key=value pair. Anything absl::StrCat accepts converts implicitly, as do
-// bool ("true"/"false") and absl::Status (its ToString()).
+// One key=value pair. Strings, numbers, bool ("true"/"false"), absl::Status
+// (its ToString()) and absl::Duration convert implicitly.
 struct LogField {
-  template <typename T,
-            typename = std::enable_if_t<std::is_same_v<T, bool>>>
-  LogField(std::string_view k, T b) : key(k), value(b ? "true" : "false") {}
-  LogField(std::string_view k, const absl::AlphaNum& v)
-      : key(k), value(v.Piece()) {}
+  template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
+  LogField(std::string_view k, T v) : key(k) {
+    if constexpr (std::is_same_v<T, bool>) {
+      value = v ? "true" : "false";
+    } else {
+      value = absl::StrCat(v);
+    }
+  }
+  LogField(std::string_view k, const char* v) : key(k), value(v) {}
+  LogField(std::string_view k, std::string_view v) : key(k), value(v) {}
+  LogField(std::string_view k, const std::string& v) : key(k), value(v) {}
+  LogField(std::string_view k, absl::string_view v)
+      : key(k), value(v.data(), v.size()) {}
   LogField(std::string_view k, const absl::Status& s)
       : key(k), value(s.ToString()) {}
   LogField(std::string_view k, absl::Duration d)

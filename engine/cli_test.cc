@@ -1,0 +1,60 @@
+#include "engine/cli.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vigil::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string WriteTemp(const std::string& name, const std::string& content) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(RunCheckRules, SuccessOutput) {
+  std::string f = WriteTemp(
+      "ok.yml",
+      "groups:\n- name: a\n  rules:\n  - record: x\n    expr: up\n"
+      "  - alert: Y\n    expr: up == 0\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({f}, out, err), 0);
+  EXPECT_EQ(out.str(), "Checking " + f + "\n  SUCCESS: 2 rules found\n\n");
+  EXPECT_EQ(err.str(), "");
+}
+
+TEST(RunCheckRules, FailureOutputAndExitCode) {
+  std::string good = WriteTemp("good.yml", "groups: []\n");
+  std::string bad = WriteTemp(
+      "bad.yml", "groups:\n- name: a\n  rules:\n  - record: x\n    for: 1m\n"
+                 "    expr: up\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({good, bad}, out, err), 1);
+  EXPECT_THAT(out.str(), HasSubstr("Checking " + bad + "\n"));
+  EXPECT_EQ(err.str(), "  FAILED:\n" + bad +
+                           ":5: group \"a\", rule 1 (\"x\"): invalid field "
+                           "'for' in recording rule\n\n");
+}
+
+TEST(RunCheckRules, UsageWithoutFiles) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({}, out, err), 2);
+  EXPECT_THAT(err.str(), HasSubstr("usage"));
+}
+
+TEST(RunCheckRules, UnreadableFileFails) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({"/nonexistent/x.yml"}, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("/nonexistent/x.yml: cannot read file"));
+}
+
+}  // namespace
+}  // namespace vigil::engine

@@ -1,0 +1,345 @@
+#include "storage/xor_chunk.h"
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstring>
+
+#include "absl/status/status.h"
+
+namespace vigil::storage {
+namespace {
+
+inline uint64_t ZigZag(int64_t v) {
+  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+}
+inline int64_t UnZigZag(uint64_t v) {
+  return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+}
+
+inline bool FitsSigned(int64_t v, int bits) {
+  const int64_t lo = -(int64_t{1} << (bits - 1));
+  const int64_t hi = (int64_t{1} << (bits - 1)) - 1;
+  return v >= lo && v <= hi;
+}
+
+// Sign-extends the low `bits` bits of v.
+inline int64_t SignExtend(uint64_t v, int bits) {
+  const int shift = 64 - bits;
+  return static_cast<int64_t>(v << shift) >> shift;
+}
+
+constexpr double kMaxExactInt = 9007199254740992.0;  // 2^53
+
+// Whether the integer-delta form can carry this value exactly.
+inline bool IsSmallInteger(uint64_t bits) {
+  const double v = std::bit_cast<double>(bits);
+  if (!(v >= -kMaxExactInt && v <= kMaxExactInt)) return false;  // NaN too
+  const int64_t i = static_cast<int64_t>(v);
+  return std::bit_cast<uint64_t>(static_cast<double>(i)) == bits;  // not -0.0
+}
+
+// Reads MSB-first bits. Past the end it reads zeros and records the overrun,
+// so a corrupt chunk can only produce garbage samples, never a bad read.
+class BitReader {
+ public:
+  BitReader(const uint8_t* data, size_t size, size_t bit_pos)
+      : data_(data), size_(size), pos_(bit_pos) {}
+
+  // REQUIRES: 1 <= n <= 57.
+  inline uint64_t Peek(int n) const {
+    const size_t byte = pos_ >> 3;
+    uint64_t word;
+    if (byte + 8 <= size_) {
+      std::memcpy(&word, data_ + byte, 8);
+      word = __builtin_bswap64(word);
+    } else {
+      word = 0;
+      for (size_t i = 0; i < 8; ++i) {
+        word <<= 8;
+        if (byte + i < size_) word |= data_[byte + i];
+      }
+    }
+    return (word << (pos_ & 7)) >> (64 - n);
+  }
+  inline uint64_t Read(int n) {
+    if (n == 0) return 0;
+    if (n > 56) {
+      const uint64_t hi = Read(n - 32);
+      return (hi << 32) | Read(32);
+    }
+    const uint64_t v = Peek(n);
+    pos_ += n;
+    return v;
+  }
+  // Counts leading one bits, up to `max`, consuming them and the terminating
+  // zero (when fewer than `max`).
+  inline int ReadOnes(int max) {
+    const uint64_t w = Peek(max + 1 > 57 ? 57 : max + 1) << (64 - (max + 1));
+    int ones = std::countl_one(w);
+    if (ones >= max) {
+      pos_ += max;
+      return max;
+    }
+    pos_ += ones + 1;
+    return ones;
+  }
+  bool overrun() const { return pos_ > size_ * 8; }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_;
+};
+
+}  // namespace
+
+XorEncoder::XorEncoder() { buf_.assign(2, 0); }
+
+double XorEncoder::last_value() const { return std::bit_cast<double>(prev_v_); }
+
+void XorEncoder::WriteBits(uint64_t v, int n) {
+  while (n > 0) {
+    const int used = bit_len_ & 7;
+    if (used == 0) buf_.push_back(0);
+    const int free = 8 - used;
+    const int take = n < free ? n : free;
+    const uint64_t part = (v >> (n - take)) & ((uint64_t{1} << take) - 1);
+    buf_.back() |= static_cast<uint8_t>(part << (free - take));
+    n -= take;
+    bit_len_ += take;
+  }
+}
+
+void XorEncoder::WriteValue(uint64_t bits) {
+  const uint64_t x = bits ^ prev_v_;
+  if (x == 0) {
+    WriteBits(0, 1);
+    return;
+  }
+  if (num_samples_ > 0 && IsSmallInteger(prev_v_) && IsSmallInteger(bits)) {
+    const int64_t d =
+        static_cast<int64_t>(std::bit_cast<double>(bits)) -
+        static_cast<int64_t>(std::bit_cast<double>(prev_v_));
+    const uint64_t z = ZigZag(d);
+    // Only worth it when shorter than the XOR form would be.
+    int xor_cost;
+    const int lead = std::min(std::countl_zero(x), 31);
+    const int trail = std::countr_zero(x);
+    if (lead_ != 0xff && lead >= lead_ && trail >= trail_) {
+      xor_cost = 3 + 64 - lead_ - trail_;
+    } else {
+      xor_cost = 3 + 11 + 64 - lead - trail;
+    }
+    int int_cost;
+    if (z < (1u << 7)) {
+      int_cost = 2 + 1 + 7;
+    } else if (z < (1u << 14)) {
+      int_cost = 2 + 2 + 14;
+    } else if (z < (1u << 24)) {
+      int_cost = 2 + 3 + 24;
+    } else {
+      int_cost = 2 + 3 + 64;
+    }
+    if (int_cost <= xor_cost) {
+      WriteBits(0b10, 2);
+      if (z < (1u << 7)) {
+        WriteBits(0, 1);
+        WriteBits(z, 7);
+      } else if (z < (1u << 14)) {
+        WriteBits(0b10, 2);
+        WriteBits(z, 14);
+      } else if (z < (1u << 24)) {
+        WriteBits(0b110, 3);
+        WriteBits(z, 24);
+      } else {
+        WriteBits(0b111, 3);
+        WriteBits(z, 64);
+      }
+      return;
+    }
+  }
+  WriteWindowed(x);
+}
+
+void XorEncoder::WriteWindowed(uint64_t x) {
+  int lead = std::countl_zero(x);
+  const int trail = std::countr_zero(x);
+  if (lead > 31) lead = 31;
+  if (lead_ != 0xff && lead >= lead_ && trail >= trail_) {
+    WriteBits(0b110, 3);
+    const int n = 64 - lead_ - trail_;
+    WriteBits(x >> trail_, n);
+    return;
+  }
+  const int n = 64 - lead - trail;
+  WriteBits(0b111, 3);
+  WriteBits(lead, 5);
+  WriteBits(n & 63, 6);  // 64 is written as 0
+  WriteBits(x >> trail, n);
+  lead_ = static_cast<uint8_t>(lead);
+  trail_ = static_cast<uint8_t>(trail);
+}
+
+void XorEncoder::Append(int64_t t, double v) {
+  assert(num_samples_ < kMaxSamplesPerXorChunk);
+  const uint64_t bits = std::bit_cast<uint64_t>(v);
+  if (num_samples_ == 0) {
+    const uint64_t z = ZigZag(t);
+    int len = 64 - std::countl_zero(z);
+    if (len >= 63) len = 64;
+    WriteBits(len == 64 ? 63 : len, 6);
+    WriteBits(z, len);
+    prev_v_ = 0;
+    WriteValue(bits);
+    min_t_ = t;
+    prev_delta_ = 0;
+  } else {
+    const int64_t delta = static_cast<int64_t>(static_cast<uint64_t>(t) -
+                                               static_cast<uint64_t>(prev_t_));
+    const int64_t dod = static_cast<int64_t>(static_cast<uint64_t>(delta) -
+                                             static_cast<uint64_t>(prev_delta_));
+    if (dod == 0) {
+      WriteBits(0, 1);
+    } else if (FitsSigned(dod, 8)) {
+      WriteBits(0b10, 2);
+      WriteBits(static_cast<uint64_t>(dod), 8);
+    } else if (FitsSigned(dod, 14)) {
+      WriteBits(0b110, 3);
+      WriteBits(static_cast<uint64_t>(dod), 14);
+    } else if (FitsSigned(dod, 20)) {
+      WriteBits(0b1110, 4);
+      WriteBits(static_cast<uint64_t>(dod), 20);
+    } else if (FitsSigned(dod, 32)) {
+      WriteBits(0b11110, 5);
+      WriteBits(static_cast<uint64_t>(dod), 32);
+    } else {
+      WriteBits(0b11111, 5);
+      WriteBits(static_cast<uint64_t>(dod), 64);
+    }
+    prev_delta_ = delta;
+    WriteValue(bits);
+  }
+  prev_t_ = t;
+  prev_v_ = bits;
+  ++num_samples_;
+  buf_[0] = static_cast<uint8_t>(num_samples_ >> 8);
+  buf_[1] = static_cast<uint8_t>(num_samples_);
+}
+
+std::vector<uint8_t> XorEncoder::Release() {
+  std::vector<uint8_t> out(buf_.begin(), buf_.end());  // exact size
+  *this = XorEncoder();
+  return out;
+}
+
+int XorChunkNumSamples(absl::Span<const uint8_t> chunk) {
+  if (chunk.size() < 2) return 0;
+  return (chunk[0] << 8) | chunk[1];
+}
+
+absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
+                                      int64_t mint, int64_t maxt,
+                                      std::vector<int64_t>* ts,
+                                      std::vector<double>* vs) {
+  if (chunk.size() < 2) {
+    return absl::InternalError("xor chunk shorter than its header");
+  }
+  const int n = XorChunkNumSamples(chunk);
+  if (n == 0) return 0;
+  BitReader r(chunk.data(), chunk.size(), 16);
+  const size_t start = ts->size();
+  // Decode straight into the output arrays, then drop what is out of range;
+  // one resize per chunk keeps the loop free of push_back checks.
+  ts->resize(start + n);
+  vs->resize(start + n);
+  int64_t* out_t = ts->data() + start;
+  double* out_v = vs->data() + start;
+  size_t kept = 0;
+
+  int64_t t = 0, delta = 0;
+  uint64_t v = 0;
+  int lead = -1, trail = 0;
+  for (int i = 0; i < n; ++i) {
+    if (i == 0) {
+      int len = static_cast<int>(r.Read(6));
+      if (len == 63) len = 64;
+      t = UnZigZag(r.Read(len));
+    } else {
+      int64_t dod;
+      switch (r.ReadOnes(5)) {
+        case 0: dod = 0; break;
+        case 1: dod = SignExtend(r.Read(8), 8); break;
+        case 2: dod = SignExtend(r.Read(14), 14); break;
+        case 3: dod = SignExtend(r.Read(20), 20); break;
+        case 4: dod = SignExtend(r.Read(32), 32); break;
+        default: dod = static_cast<int64_t>(r.Read(64)); break;
+      }
+      delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
+                                   static_cast<uint64_t>(dod));
+      t = static_cast<int64_t>(static_cast<uint64_t>(t) +
+                               static_cast<uint64_t>(delta));
+    }
+    // Value.
+    switch (r.ReadOnes(3)) {
+      case 0:
+        break;
+      case 1: {
+        uint64_t z;
+        switch (r.ReadOnes(3)) {
+          case 0: z = r.Read(7); break;
+          case 1: z = r.Read(14); break;
+          case 2: z = r.Read(24); break;
+          default: z = r.Read(64); break;
+        }
+        const double prev = std::bit_cast<double>(v);
+        const int64_t base = (prev >= -kMaxExactInt && prev <= kMaxExactInt)
+                                 ? static_cast<int64_t>(prev)
+                                 : 0;  // only in corrupt chunks
+        const int64_t next = static_cast<int64_t>(
+            static_cast<uint64_t>(base) + static_cast<uint64_t>(UnZigZag(z)));
+        v = std::bit_cast<uint64_t>(static_cast<double>(next));
+        break;
+      }
+      case 2: {
+        if (lead < 0) {
+          ts->resize(start);
+          vs->resize(start);
+          return absl::InternalError("xor chunk reuses a missing window");
+        }
+        const int bits = 64 - lead - trail;
+        v ^= r.Read(bits) << trail;
+        break;
+      }
+      default: {
+        lead = static_cast<int>(r.Read(5));
+        int bits = static_cast<int>(r.Read(6));
+        if (bits == 0) bits = 64;
+        if (lead + bits > 64) {
+          ts->resize(start);
+          vs->resize(start);
+          return absl::InternalError("xor chunk has a bad value window");
+        }
+        trail = 64 - lead - bits;
+        v ^= r.Read(bits) << trail;
+        break;
+      }
+    }
+    if (t > maxt) break;
+    if (t >= mint) {
+      out_t[kept] = t;
+      out_v[kept] = std::bit_cast<double>(v);
+      ++kept;
+    }
+  }
+  if (r.overrun()) {
+    ts->resize(start);
+    vs->resize(start);
+    return absl::InternalError("xor chunk truncated");
+  }
+  ts->resize(start + kept);
+  vs->resize(start + kept);
+  return kept;
+}
+
+}  // namespace vigil::storage
