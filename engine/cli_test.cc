@@ -44,6 +44,22 @@ TEST(RunCheckRules, FailureOutputAndExitCode) {
                            "'for' in recording rule\n\n");
 }
 
+TEST(RunCheckRules, ReportsPromqlAndTemplateErrors) {
+  std::string f = WriteTemp(
+      "parse.yml",
+      "groups:\n- name: api\n  rules:\n  - alert: HighErrorRate\n"
+      "    expr: sum(rate(x[5m]) > \n"
+      "    annotations:\n      s: '{{ nosuch }}'\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({f}, out, err), 1);
+  EXPECT_THAT(err.str(),
+              HasSubstr(f + ":5: group \"api\", rule 1 (\"HighErrorRate\"): "
+                            "could not parse expression: 1:"));
+  EXPECT_THAT(err.str(), HasSubstr(f + ":7: group \"api\", rule 1 "
+                                       "(\"HighErrorRate\"): annotation \"s\": "
+                                       "template: __alert_HighErrorRate:1:"));
+}
+
 TEST(RunCheckRules, UsageWithoutFiles) {
   std::ostringstream out, err;
   EXPECT_EQ(RunCheckRules({}, out, err), 2);

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "engine/str_util.h"
 
 namespace vigil::engine {
 namespace {
@@ -23,7 +24,7 @@ constexpr Unit kUnits[] = {
 
 absl::Status Invalid(std::string_view s) {
   return absl::InvalidArgumentError(
-      absl::StrCat("not a valid duration string: \"", s, "\""));
+      absl::StrCat("not a valid duration string: \"", Sv(s), "\""));
 }
 
 }  // namespace
@@ -46,7 +47,7 @@ absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s) {
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
       if (n > (std::numeric_limits<int64_t>::max() - 9) / 10) {
         return absl::InvalidArgumentError(
-            absl::StrCat("duration out of range: \"", s, "\""));
+            absl::StrCat("duration out of range: \"", Sv(s), "\""));
       }
       n = n * 10 + (s[i] - '0');
       ++i;
@@ -65,12 +66,12 @@ absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s) {
     }
     if (n > 0 && kUnits[u].ms > std::numeric_limits<int64_t>::max() / n) {
       return absl::InvalidArgumentError(
-          absl::StrCat("duration out of range: \"", s, "\""));
+          absl::StrCat("duration out of range: \"", Sv(s), "\""));
     }
     int64_t part = n * kUnits[u].ms;
     if (total_ms > std::numeric_limits<int64_t>::max() - part) {
       return absl::InvalidArgumentError(
-          absl::StrCat("duration out of range: \"", s, "\""));
+          absl::StrCat("duration out of range: \"", Sv(s), "\""));
     }
     total_ms += part;
     next_unit = u + 1;
@@ -95,7 +96,7 @@ std::string FormatPromDuration(absl::Duration d) {
       continue;
     }
     if (ms >= u.ms) {
-      absl::StrAppend(&out, ms / u.ms, u.suffix);
+      absl::StrAppend(&out, ms / u.ms, Sv(u.suffix));
       ms %= u.ms;
     }
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/duration.h"
+#include "engine/str_util.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigil::engine {
@@ -31,10 +32,10 @@ int LineOf(const YAML::Node& n, int fallback) {
 // stops collecting at the cap.
 class ErrorList {
  public:
-  ErrorList(std::string_view file, int cap, std::vector<std::string>* out)
+  ErrorList(absl::string_view file, int cap, std::vector<std::string>* out)
       : file_(file), cap_(cap), out_(out) {}
 
-  void Add(int line, std::string_view context, std::string_view msg) {
+  void Add(int line, absl::string_view context, absl::string_view msg) {
     if (static_cast<int>(out_->size()) > cap_) {
       return;
     }
@@ -56,12 +57,12 @@ class ErrorList {
   std::vector<std::string>* out_;
 };
 
-std::string GroupContext(std::string_view group) {
+std::string GroupContext(absl::string_view group) {
   return absl::StrCat("group \"", group, "\"");
 }
 
-std::string RuleContext(std::string_view group, int index,
-                        std::string_view rule_name) {
+std::string RuleContext(absl::string_view group, int index,
+                        absl::string_view rule_name) {
   return absl::StrCat("group \"", group, "\", rule ", index, " (\"", rule_name,
                       "\")");
 }
@@ -82,8 +83,8 @@ bool ScalarString(const YAML::Node& n, std::string* out) {
 // Reads a `name: value` map of strings (labels or annotations), reporting
 // problems through `err`. Returns the pairs sorted by name.
 std::vector<storage::Label> ReadStringMap(const YAML::Node& n,
-                                          std::string_view what,
-                                          std::string_view context,
+                                          absl::string_view what,
+                                          absl::string_view context,
                                           int fallback_line, ErrorList* err) {
   std::vector<storage::Label> out;
   if (n.IsNull()) {
@@ -127,7 +128,7 @@ std::vector<storage::Label> ReadStringMap(const YAML::Node& n,
 // Checks that every key of map `n` is one of `known`, reporting the others.
 // Also reports keys given twice.
 void CheckKeys(const YAML::Node& n, std::initializer_list<std::string_view> known,
-               std::string_view type, std::string_view context,
+               absl::string_view type, absl::string_view context,
                int fallback_line, ErrorList* err) {
   std::set<std::string> seen;
   for (auto it = n.begin(); it != n.end(); ++it) {
@@ -147,8 +148,8 @@ void CheckKeys(const YAML::Node& n, std::initializer_list<std::string_view> know
   }
 }
 
-bool ReadDuration(const YAML::Node& n, std::string_view field,
-                  std::string_view context, int fallback_line, ErrorList* err,
+bool ReadDuration(const YAML::Node& n, absl::string_view field,
+                  absl::string_view context, int fallback_line, ErrorList* err,
                   absl::Duration* out) {
   std::string s;
   if (!ScalarString(n, &s)) {
@@ -399,7 +400,7 @@ RuleFileResult ParseRuleFile(std::string_view file_name,
                              std::string_view content,
                              const RuleLoaderOptions& options) {
   RuleFileResult result;
-  ErrorList err(file_name, options.max_errors_per_file, &result.errors);
+  ErrorList err(Sv(file_name), options.max_errors_per_file, &result.errors);
   try {
     YAML::Node root = YAML::Load(std::string(content));
     if (root.IsNull() || !root.IsDefined()) {

@@ -109,7 +109,7 @@ TEST(ParseRuleFile, ReportsErrorsWithLocation) {
        "invalid recording rule name: bad name"},
       {"groups:\n- name: a\n  rules:\n  - alert: X\n    expr: up\n"
        "    labels:\n      0bad: x\n",
-       "rules.yml:6: group \"a\", rule 1 (\"X\"): invalid label name: 0bad"},
+       "rules.yml:7: group \"a\", rule 1 (\"X\"): invalid label name: 0bad"},
       {"groups:\n- name: a\n  rules:\n  - alert: X\n    expr: up\n"
        "    annotations:\n      'a-b': x\n",
        "invalid annotation name: a-b"},

@@ -18,9 +18,12 @@ if [ "$bazel_rc" -ne 0 ]; then
   status=1
 fi
 
-if [ -d "$CONFORMANCE_DIR" ]; then
+if [ ! -x .bazel/bin/rpc/server/vigil ]; then
+  echo "vigil binary missing: cannot run the PromQL conformance suite" >&2
+  status=1
+elif [ -d "$CONFORMANCE_DIR" ]; then
   echo "=== PromQL conformance: vigil test promql $CONFORMANCE_DIR"
-  if ! bazel-bin/rpc/server/vigil test promql \
+  if ! .bazel/bin/rpc/server/vigil test promql \
       --known-failures=testdata/promql/known_failures.txt \
       --json=/tmp/vigil-conformance.json "$CONFORMANCE_DIR"; then
     status=1

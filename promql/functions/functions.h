@@ -27,6 +27,7 @@ struct Window {
   size_t n;
   int64_t range_start;  // exclusive, milliseconds
   int64_t range_end;    // inclusive, milliseconds (the evaluation time)
+  int64_t step_t;       // the query step's time (before offset and @)
 };
 
 // A range-vector function: writes the result to *out and returns true, or

@@ -12,7 +12,7 @@ TEST(Functions, RateExtrapolatesToWindowEdges) {
   // A counter growing 1/s sampled every 15s over a 60s window.
   std::vector<int64_t> ts = {15000, 30000, 45000, 60000};
   std::vector<double> vs = {15, 30, 45, 60};
-  Window w{ts.data(), vs.data(), ts.size(), 0, 60000};
+  Window w{ts.data(), vs.data(), ts.size(), 0, 60000, 60000};
   double out = 0;
   ASSERT_TRUE(LookupRange("rate")(w, nullptr, &out));
   EXPECT_NEAR(out, 1.0, 1e-9);
@@ -23,7 +23,7 @@ TEST(Functions, RateExtrapolatesToWindowEdges) {
 TEST(Functions, RateNeedsTwoSamples) {
   std::vector<int64_t> ts = {15000};
   std::vector<double> vs = {15};
-  Window w{ts.data(), vs.data(), 1, 0, 60000};
+  Window w{ts.data(), vs.data(), 1, 0, 60000, 60000};
   double out = 0;
   EXPECT_FALSE(LookupRange("rate")(w, nullptr, &out));
 }

@@ -255,4 +255,126 @@ const Expr& Unwrap(const Expr& e) {
   }
 }
 
+namespace {
+
+ExprPtr CloneOrNull(const ExprPtr& e) { return e ? Clone(*e) : nullptr; }
+
+template <typename T>
+std::unique_ptr<T> Base(const Expr& from) {
+  auto out = std::make_unique<T>();
+  out->pos = from.pos;
+  out->height = from.height;
+  return out;
+}
+
+}  // namespace
+
+ExprPtr Clone(const Expr& e) {
+  switch (e.kind) {
+    case ExprKind::kNumberLiteral: {
+      const auto& n = static_cast<const NumberLiteral&>(e);
+      auto out = Base<NumberLiteral>(e);
+      out->value = n.value;
+      out->is_duration = n.is_duration;
+      return out;
+    }
+    case ExprKind::kStringLiteral: {
+      auto out = Base<StringLiteral>(e);
+      out->value = static_cast<const StringLiteral&>(e).value;
+      return out;
+    }
+    case ExprKind::kVectorSelector: {
+      const auto& v = static_cast<const VectorSelector&>(e);
+      auto out = Base<VectorSelector>(e);
+      out->name = v.name;
+      out->matchers = v.matchers;
+      out->offset_ms = v.offset_ms;
+      out->offset_expr = CloneOrNull(v.offset_expr);
+      out->at = v.at;
+      return out;
+    }
+    case ExprKind::kMatrixSelector: {
+      const auto& m = static_cast<const MatrixSelector&>(e);
+      auto out = Base<MatrixSelector>(e);
+      out->vector_selector = CloneOrNull(m.vector_selector);
+      out->range_ms = m.range_ms;
+      out->range_expr = CloneOrNull(m.range_expr);
+      return out;
+    }
+    case ExprKind::kSubquery: {
+      const auto& s = static_cast<const SubqueryExpr&>(e);
+      auto out = Base<SubqueryExpr>(e);
+      out->expr = CloneOrNull(s.expr);
+      out->range_ms = s.range_ms;
+      out->range_expr = CloneOrNull(s.range_expr);
+      out->step_ms = s.step_ms;
+      out->step_expr = CloneOrNull(s.step_expr);
+      out->offset_ms = s.offset_ms;
+      out->offset_expr = CloneOrNull(s.offset_expr);
+      out->at = s.at;
+      return out;
+    }
+    case ExprKind::kParen: {
+      auto out = Base<ParenExpr>(e);
+      out->expr = CloneOrNull(static_cast<const ParenExpr&>(e).expr);
+      return out;
+    }
+    case ExprKind::kUnary: {
+      const auto& u = static_cast<const UnaryExpr&>(e);
+      auto out = Base<UnaryExpr>(e);
+      out->op = u.op;
+      out->expr = CloneOrNull(u.expr);
+      return out;
+    }
+    case ExprKind::kBinary: {
+      const auto& b = static_cast<const BinaryExpr&>(e);
+      auto out = Base<BinaryExpr>(e);
+      out->op = b.op;
+      out->lhs = CloneOrNull(b.lhs);
+      out->rhs = CloneOrNull(b.rhs);
+      out->return_bool = b.return_bool;
+      out->op_pos = b.op_pos;
+      out->matching = b.matching;
+      return out;
+    }
+    case ExprKind::kAggregate: {
+      const auto& a = static_cast<const AggregateExpr&>(e);
+      auto out = Base<AggregateExpr>(e);
+      out->op = a.op;
+      out->expr = CloneOrNull(a.expr);
+      out->param = CloneOrNull(a.param);
+      out->grouping = a.grouping;
+      out->without = a.without;
+      return out;
+    }
+    case ExprKind::kCall: {
+      const auto& c = static_cast<const Call&>(e);
+      auto out = Base<Call>(e);
+      out->func = c.func;
+      out->args.reserve(c.args.size());
+      for (const auto& arg : c.args) {
+        out->args.push_back(CloneOrNull(arg));
+      }
+      return out;
+    }
+    case ExprKind::kStepInvariant: {
+      auto out = Base<StepInvariantExpr>(e);
+      out->expr = CloneOrNull(static_cast<const StepInvariantExpr&>(e).expr);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+void Inspect(const Expr& e, const std::function<bool(const Expr&)>& visit) {
+  if (!visit(e)) {
+    return;
+  }
+  for (const Expr* child : Children(e)) {
+    if (child != nullptr) {
+      Inspect(*child, visit);
+    }
+  }
+}
+
 }  // namespace vigil::promql::parser

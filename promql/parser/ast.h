@@ -5,6 +5,7 @@
 #define VIGIL_PROMQL_PARSER_AST_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -110,6 +111,9 @@ struct Expr {
 
   const ExprKind kind;
   PositionRange pos;
+  // Height of this subtree (1 for a leaf); the parser bounds it by
+  // ParseOptions::max_depth so that recursive walks cannot overflow.
+  int height = 1;
 };
 
 using ExprPtr = std::unique_ptr<Expr>;
@@ -207,6 +211,7 @@ struct BinaryExpr : Expr {
   ExprPtr lhs;
   ExprPtr rhs;
   bool return_bool = false;  // `bool` modifier on a comparison
+  PositionRange op_pos;      // the operator token
   // Set when both sides are instant vectors (Prometheus sets it then, with
   // kManyToMany for and/or/unless); absent otherwise.
   std::optional<VectorMatching> matching;
@@ -241,6 +246,13 @@ std::vector<const Expr*> Children(const Expr& e);
 
 // Strips any number of enclosing ParenExpr / StepInvariantExpr.
 const Expr& Unwrap(const Expr& e);
+
+// A deep copy of `e` (matchers share their compiled regexes).
+ExprPtr Clone(const Expr& e);
+
+// Calls `visit` on `e` and then on its descendants in pre-order (Children()
+// order); when `visit` returns false the node's children are skipped.
+void Inspect(const Expr& e, const std::function<bool(const Expr&)>& visit);
 
 }  // namespace vigil::promql::parser
 

@@ -96,6 +96,11 @@ std::string TokenDesc(const Token& t);
 // Go's %q of a string / of a rune.
 std::string GoQuote(std::string_view s);
 std::string GoQuoteRune(int r);
+// UTF-8 bytes of code point r ("" for r < 0).
+std::string EncodeUtf8(int r);
+// Decodes one rune of s at pos; invalid bytes give 0xFFFD with width 1,
+// the end gives -1 with width 0.
+int DecodeRuneAt(std::string_view s, size_t pos, int* width);
 
 }  // namespace vigil::promql::parser
 

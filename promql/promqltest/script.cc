@@ -1,6 +1,9 @@
 #include "promql/promqltest/script.h"
 
 #include <cmath>
+#include <limits>
+#include <memory>
+#include <variant>
 #include <cstdlib>
 #include <string>
 #include <utility>
@@ -10,21 +13,28 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "promql/engine.h"
+#include "re2/re2.h"
+#include "storage/base/clock.h"
+#include "storage/head.h"
+#include "storage/sample.h"
 
 namespace vigil::promql::promqltest {
 namespace {
 
-std::string_view Trim(std::string_view s) {
+absl::string_view Trim(absl::string_view s) {
   return absl::StripAsciiWhitespace(s);
 }
 
-absl::Status Err(int line, std::string_view what) {
+absl::Status Err(int line, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("line ", line, ": ", what));
 }
 
 // Decodes a Go string literal ("...", '...' or `...`).
-absl::StatusOr<std::string> UnquoteGo(std::string_view q) {
+absl::StatusOr<std::string> UnquoteGo(absl::string_view q) {
   if (q.size() < 2 || q.front() != q.back() ||
       (q.front() != '"' && q.front() != '\'' && q.front() != '`')) {
     return absl::InvalidArgumentError(absl::StrCat("bad string: ", q));
@@ -111,7 +121,7 @@ absl::StatusOr<std::string> UnquoteGo(std::string_view q) {
 }
 
 // Length of the quoted string starting at s[0] (a quote), or npos.
-size_t QuotedLen(std::string_view s) {
+size_t QuotedLen(absl::string_view s) {
   char q = s[0];
   for (size_t i = 1; i < s.size(); ++i) {
     if (s[i] == '\\' && q != '`') {
@@ -120,7 +130,7 @@ size_t QuotedLen(std::string_view s) {
       return i + 1;
     }
   }
-  return std::string_view::npos;
+  return absl::string_view::npos;
 }
 
 bool IsNameChar(char c) {
@@ -128,11 +138,11 @@ bool IsNameChar(char c) {
 }
 
 // Go's ParseFloat accepts "Inf", "+Inf", "NaN" in any case; strtod does too.
-bool ParseNumber(std::string_view s, double* out) {
+bool ParseNumber(absl::string_view s, double* out) {
   if (s.empty()) return false;
   std::string str(s);
   std::string lower = absl::AsciiStrToLower(str);
-  std::string_view l = lower;
+  absl::string_view l = lower;
   bool neg = false;
   if (!l.empty() && (l[0] == '+' || l[0] == '-')) {
     neg = l[0] == '-';
@@ -147,19 +157,15 @@ bool ParseNumber(std::string_view s, double* out) {
     return true;
   }
   char* end = nullptr;
-  if (absl::StartsWith(l, "0x")) {
-    long long v = std::strtoll(str.c_str(), &end, 16);
-    if (end != str.c_str() + str.size()) return false;
-    *out = static_cast<double>(v);
-    return true;
-  }
+  // No hex: in points, `0x5` means "0 repeated".
+  if (l.find('x') != absl::string_view::npos) return false;
   *out = std::strtod(str.c_str(), &end);
   return end == str.c_str() + str.size();
 }
 
 // Splits a points description into tokens, keeping `{{...}}` together.
-std::vector<std::string_view> TokenizePoints(std::string_view s) {
-  std::vector<std::string_view> out;
+std::vector<absl::string_view> TokenizePoints(absl::string_view s) {
+  std::vector<absl::string_view> out;
   size_t i = 0;
   while (i < s.size()) {
     while (i < s.size() && absl::ascii_isspace(s[i])) ++i;
@@ -168,7 +174,7 @@ std::vector<std::string_view> TokenizePoints(std::string_view s) {
     while (i < s.size() && !absl::ascii_isspace(s[i])) {
       if (s.substr(i, 2) == "{{") {
         size_t end = s.find("}}", i);
-        i = end == std::string_view::npos ? s.size() : end + 2;
+        i = end == absl::string_view::npos ? s.size() : end + 2;
       } else {
         ++i;
       }
@@ -180,7 +186,7 @@ std::vector<std::string_view> TokenizePoints(std::string_view s) {
 
 }  // namespace
 
-absl::StatusOr<int64_t> ParseDurationMs(std::string_view s) {
+absl::StatusOr<int64_t> ParseDurationMs(absl::string_view s) {
   s = Trim(s);
   bool neg = false;
   if (absl::ConsumePrefix(&s, "-")) neg = true;
@@ -202,7 +208,7 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view s) {
     }
     size_t us = i;
     while (i < s.size() && absl::ascii_isalpha(s[i])) ++i;
-    std::string_view unit = s.substr(us, i - us);
+    absl::string_view unit = s.substr(us, i - us);
     int64_t mult;
     if (unit == "ms") mult = 1;
     else if (unit == "s") mult = 1000;
@@ -217,7 +223,7 @@ absl::StatusOr<int64_t> ParseDurationMs(std::string_view s) {
   return neg ? -total : total;
 }
 
-absl::StatusOr<storage::Labels> ParseSeriesDesc(std::string_view s) {
+absl::StatusOr<storage::Labels> ParseSeriesDesc(absl::string_view s) {
   s = Trim(s);
   std::vector<storage::Label> labels;
   size_t i = 0;
@@ -227,7 +233,7 @@ absl::StatusOr<storage::Labels> ParseSeriesDesc(std::string_view s) {
     if (s[i] != '{' || s.back() != '}') {
       return absl::InvalidArgumentError(absl::StrCat("bad series: ", s));
     }
-    std::string_view body = s.substr(i + 1, s.size() - i - 2);
+    absl::string_view body = s.substr(i + 1, s.size() - i - 2);
     size_t j = 0;
     auto skip_ws = [&] {
       while (j < body.size() && absl::ascii_isspace(body[j])) ++j;
@@ -237,7 +243,7 @@ absl::StatusOr<storage::Labels> ParseSeriesDesc(std::string_view s) {
       if (j >= body.size()) return absl::InvalidArgumentError("unexpected end");
       if (body[j] == '"' || body[j] == '\'' || body[j] == '`') {
         size_t n = QuotedLen(body.substr(j));
-        if (n == std::string_view::npos) {
+        if (n == absl::string_view::npos) {
           return absl::InvalidArgumentError("unterminated string");
         }
         auto v = UnquoteGo(body.substr(j, n));
@@ -274,15 +280,15 @@ absl::StatusOr<storage::Labels> ParseSeriesDesc(std::string_view s) {
   return storage::Labels::FromUnsorted(std::move(labels));
 }
 
-absl::StatusOr<std::vector<Point>> ParsePoints(std::string_view s) {
+absl::StatusOr<std::vector<Point>> ParsePoints(absl::string_view s) {
   std::vector<Point> out;
-  for (std::string_view tok : TokenizePoints(s)) {
+  for (absl::string_view tok : TokenizePoints(s)) {
     if (absl::StartsWith(tok, "{{")) {
       // Histograms: count the points, keep no values.
       size_t close = tok.rfind("}}");
       int64_t n = 0;
       if (close + 2 < tok.size()) {
-        std::string_view rest = tok.substr(close + 2);
+        absl::string_view rest = tok.substr(close + 2);
         if (!absl::ConsumePrefix(&rest, "x") || !absl::SimpleAtoi(rest, &n)) {
           return absl::InvalidArgumentError(absl::StrCat("bad histogram: ", tok));
         }
@@ -297,7 +303,7 @@ absl::StatusOr<std::vector<Point>> ParsePoints(std::string_view s) {
     if (absl::StartsWith(tok, "_")) {
       int64_t n = 1;
       if (tok.size() > 1) {
-        std::string_view rest = tok.substr(1);
+        absl::string_view rest = tok.substr(1);
         if (!absl::ConsumePrefix(&rest, "x") || !absl::SimpleAtoi(rest, &n)) {
           return absl::InvalidArgumentError(absl::StrCat("bad point: ", tok));
         }
@@ -314,15 +320,15 @@ absl::StatusOr<std::vector<Point>> ParsePoints(std::string_view s) {
     // character (which may be the start value's own sign) and not right
     // after an exponent 'e'.
     size_t x = tok.rfind('x');
-    if (x == std::string_view::npos) {
+    if (x == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat("bad point: ", tok));
     }
     int64_t n = 0;
     if (!absl::SimpleAtoi(tok.substr(x + 1), &n) || n < 0) {
       return absl::InvalidArgumentError(absl::StrCat("bad point: ", tok));
     }
-    std::string_view head = tok.substr(0, x);
-    size_t op = std::string_view::npos;
+    absl::string_view head = tok.substr(0, x);
+    size_t op = absl::string_view::npos;
     for (size_t k = 1; k < head.size(); ++k) {
       if ((head[k] == '+' || head[k] == '-') && head[k - 1] != 'e' &&
           head[k - 1] != 'E') {
@@ -331,7 +337,7 @@ absl::StatusOr<std::vector<Point>> ParsePoints(std::string_view s) {
       }
     }
     double start, inc = 0;
-    if (op == std::string_view::npos) {
+    if (op == absl::string_view::npos) {
       if (!ParseNumber(head, &start)) {
         return absl::InvalidArgumentError(absl::StrCat("bad point: ", tok));
       }
@@ -355,15 +361,15 @@ namespace {
 
 // Splits "series points" where the series may contain quoted strings with
 // spaces or braces.
-absl::StatusOr<std::pair<std::string_view, std::string_view>> SplitSeriesLine(
-    std::string_view line) {
+absl::StatusOr<std::pair<absl::string_view, absl::string_view>> SplitSeriesLine(
+    absl::string_view line) {
   size_t i = 0;
   while (i < line.size() && (IsNameChar(line[i]) || line[i] == '.')) ++i;
   if (i < line.size() && line[i] == '{') {
     while (i < line.size() && line[i] != '}') {
       if (line[i] == '"' || line[i] == '\'' || line[i] == '`') {
         size_t n = QuotedLen(line.substr(i));
-        if (n == std::string_view::npos) {
+        if (n == absl::string_view::npos) {
           return absl::InvalidArgumentError("unterminated string");
         }
         i += n;
@@ -377,46 +383,46 @@ absl::StatusOr<std::pair<std::string_view, std::string_view>> SplitSeriesLine(
   return std::make_pair(line.substr(0, i), Trim(line.substr(i)));
 }
 
-bool IsIndented(std::string_view raw) {
+bool IsIndented(absl::string_view raw) {
   return !raw.empty() && (raw[0] == ' ' || raw[0] == '\t');
 }
 
 }  // namespace
 
-absl::StatusOr<std::vector<Command>> ParseScript(std::string_view text) {
-  std::vector<std::string_view> lines = absl::StrSplit(text, '\n');
+absl::StatusOr<std::vector<Command>> ParseScript(absl::string_view text) {
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
   std::vector<Command> cmds;
   size_t i = 0;
   auto body_line = [&](size_t k) -> bool {
     // Lines belonging to the preceding command: anything that is not blank,
     // not a comment and not a new command.
-    std::string_view t = Trim(lines[k]);
+    absl::string_view t = Trim(lines[k]);
     if (t.empty()) return false;
     if (IsIndented(lines[k])) return true;
     return !(absl::StartsWith(t, "eval") || absl::StartsWith(t, "load") ||
              t == "clear");
   };
   while (i < lines.size()) {
-    std::string_view raw = lines[i];
-    std::string_view t = Trim(raw);
+    absl::string_view raw = lines[i];
+    absl::string_view t = Trim(raw);
     int lineno = static_cast<int>(i) + 1;
     ++i;
     if (t.empty() || absl::StartsWith(t, "#")) continue;
     Command cmd;
     cmd.line = lineno;
     cmd.text = std::string(t);
-    std::vector<std::string_view> words =
+    std::vector<absl::string_view> words =
         absl::StrSplit(t, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    std::string_view verb = words[0];
+    absl::string_view verb = words[0];
     if (verb == "clear") {
       cmd.kind = Command::kClear;
       cmds.push_back(std::move(cmd));
       continue;
     }
     // Gather the body: following non-blank lines, comments skipped.
-    std::vector<std::pair<int, std::string_view>> body;
+    std::vector<std::pair<int, absl::string_view>> body;
     while (i < lines.size() && body_line(i)) {
-      std::string_view b = Trim(lines[i]);
+      absl::string_view b = Trim(lines[i]);
       if (!absl::StartsWith(b, "#")) body.push_back({static_cast<int>(i) + 1, b});
       ++i;
     }
@@ -453,20 +459,20 @@ absl::StatusOr<std::vector<Command>> ParseScript(std::string_view text) {
     else if (verb == "eval_info") ev.info = true;
     else if (verb == "eval_ordered") ev.ordered = true;
     else if (verb != "eval") return Err(lineno, absl::StrCat("unknown command ", verb));
-    std::string_view rest = Trim(t.substr(verb.size()));
+    absl::string_view rest = Trim(t.substr(verb.size()));
     if (absl::ConsumePrefix(&rest, "instant")) {
       rest = Trim(rest);
       if (!absl::ConsumePrefix(&rest, "at")) return Err(lineno, "expected 'at'");
       rest = Trim(rest);
       size_t sp = rest.find_first_of(" \t");
-      if (sp == std::string_view::npos) return Err(lineno, "missing expression");
+      if (sp == absl::string_view::npos) return Err(lineno, "missing expression");
       auto at = ParseDurationMs(rest.substr(0, sp));
       if (!at.ok()) return Err(lineno, at.status().message());
       ev.start_ms = ev.end_ms = *at;
       ev.expr = std::string(Trim(rest.substr(sp)));
     } else if (absl::ConsumePrefix(&rest, "range")) {
       ev.range = true;
-      std::vector<std::string_view> w =
+      std::vector<absl::string_view> w =
           absl::StrSplit(Trim(rest), absl::ByAnyChar(" \t"), absl::SkipEmpty());
       if (w.size() < 7 || w[0] != "from" || w[2] != "to" || w[4] != "step") {
         return Err(lineno, "expected 'range from <t> to <t> step <d> <expr>'");
@@ -494,12 +500,12 @@ absl::StatusOr<std::vector<Command>> ParseScript(std::string_view text) {
         continue;
       }
       if (absl::StartsWith(b, "expect ")) {
-        std::string_view e = Trim(b.substr(7));
+        absl::string_view e = Trim(b.substr(7));
         Expectation x;
         size_t sp = e.find_first_of(" \t");
-        std::string_view type = e.substr(0, sp);
-        std::string_view tail =
-            sp == std::string_view::npos ? "" : Trim(e.substr(sp));
+        absl::string_view type = e.substr(0, sp);
+        absl::string_view tail =
+            sp == absl::string_view::npos ? "" : Trim(e.substr(sp));
         if (type == "fail") x.type = Expectation::kFail;
         else if (type == "warn") x.type = Expectation::kWarn;
         else if (type == "info") x.type = Expectation::kInfo;
@@ -549,6 +555,459 @@ absl::StatusOr<std::vector<Command>> ParseScript(std::string_view text) {
     cmds.push_back(std::move(cmd));
   }
   return cmds;
+}
+
+}  // namespace vigil::promql::promqltest
+
+// ------------------------------------------------------------------ runner
+
+namespace vigil::promql::promqltest {
+namespace {
+
+// Forwards to the store and notes whether a selection touched a series that
+// holds native histograms (which the store cannot hold, so they are kept
+// aside as label sets).
+class TrackingQueryable final : public storage::Queryable {
+ public:
+  TrackingQueryable(const storage::Queryable& base,
+                    const std::vector<storage::Labels>& histogram_series)
+      : base_(base), histogram_series_(histogram_series) {}
+
+  bool touched_histogram() const { return touched_; }
+  void Reset() { touched_ = false; }
+
+  absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
+      absl::Span<const storage::Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    for (const storage::Labels& l : histogram_series_) {
+      bool all = true;
+      for (const storage::Matcher& m : matchers) {
+        if (!m.Matches(l.Get(m.name()))) {
+          all = false;
+          break;
+        }
+      }
+      if (all) touched_ = true;
+    }
+    return base_.Select(matchers, mint, maxt);
+  }
+  size_t ReadSamples(storage::SeriesRef ref, int64_t mint, int64_t maxt,
+                     std::vector<int64_t>* ts,
+                     std::vector<double>* vs) const override {
+    return base_.ReadSamples(ref, mint, maxt, ts, vs);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const storage::Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_.LabelNames(matchers, mint, maxt);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, absl::Span<const storage::Matcher> matchers,
+      int64_t mint, int64_t maxt) const override {
+    return base_.LabelValues(name, matchers, mint, maxt);
+  }
+  uint64_t IndexGeneration() const override { return base_.IndexGeneration(); }
+
+ private:
+  const storage::Queryable& base_;
+  const std::vector<storage::Labels>& histogram_series_;
+  mutable bool touched_ = false;
+};
+
+bool AlmostEqual(double a, double b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  if (a == b) return true;
+  constexpr double kEps = 1e-6;
+  constexpr double kMinNormal = 2.2250738585072014e-308;
+  double abs_sum = std::fabs(a) + std::fabs(b);
+  double diff = std::fabs(a - b);
+  if (a == 0 || b == 0 || abs_sum < kMinNormal) return diff < kEps * kMinNormal;
+  return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < kEps;
+}
+
+std::string FormatValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return absl::StrFormat("%.17g", v);
+}
+
+std::string DescribeExpected(const EvalCmd& ev) {
+  if (ev.scalar.has_value()) return "scalar " + FormatValue(*ev.scalar);
+  if (ev.string_value.has_value()) return "string " + storage::QuoteGo(*ev.string_value);
+  if (ev.series.empty()) return "(empty)";
+  std::string out;
+  for (const SeriesSpec& s : ev.series) {
+    absl::StrAppend(&out, "\n    ", s.labels.ToString(), " ");
+    for (const Point& p : s.points) {
+      switch (p.kind) {
+        case Point::kFloat:
+          absl::StrAppend(&out, FormatValue(p.v), " ");
+          break;
+        case Point::kMissing:
+          absl::StrAppend(&out, "_ ");
+          break;
+        case Point::kStale:
+          absl::StrAppend(&out, "stale ");
+          break;
+        case Point::kHistogram:
+          absl::StrAppend(&out, "{{...}} ");
+          break;
+      }
+    }
+  }
+  return out;
+}
+
+std::string DescribeValue(const Value& v) {
+  std::string out;
+  if (const auto* s = std::get_if<Scalar>(&v)) return "scalar " + FormatValue(s->v);
+  if (const auto* s = std::get_if<String>(&v)) return "string " + storage::QuoteGo(s->s);
+  if (const auto* vec = std::get_if<Vector>(&v)) {
+    if (vec->empty()) return "(empty vector)";
+    for (const Sample& s : *vec) {
+      absl::StrAppend(&out, "\n    ", s.metric.ToString(), " ", FormatValue(s.v));
+    }
+    return out;
+  }
+  const Matrix& m = std::get<Matrix>(v);
+  if (m.empty()) return "(empty matrix)";
+  for (const Series& s : m) {
+    absl::StrAppend(&out, "\n    ", s.metric.ToString(), " ");
+    for (size_t k = 0; k < s.ts.size(); ++k) {
+      absl::StrAppend(&out, FormatValue(s.vs[k]), "@", s.ts[k], " ");
+    }
+  }
+  return out;
+}
+
+// Compares a result with the expectation; "" when it matches.
+std::string Compare(const EvalCmd& ev, const Value& got, bool range,
+                    int64_t start, int64_t step) {
+  if (ev.scalar.has_value()) {
+    const auto* s = std::get_if<Scalar>(&got);
+    if (s == nullptr) return "expected a scalar";
+    if (!AlmostEqual(s->v, *ev.scalar)) return "scalar value differs";
+    return "";
+  }
+  if (ev.string_value.has_value()) {
+    const auto* s = std::get_if<String>(&got);
+    if (s == nullptr) return "expected a string";
+    return s->s == *ev.string_value ? "" : "string differs";
+  }
+  if (std::holds_alternative<Scalar>(got)) {
+    return "got a scalar, expected series";
+  }
+  if (std::holds_alternative<String>(got)) return "got a string";
+  if (const auto* vec = std::get_if<Vector>(&got)) {
+    if (range) return "range query returned a vector";
+    if (vec->size() != ev.series.size()) {
+      return absl::StrCat("expected ", ev.series.size(), " samples, got ",
+                          vec->size());
+    }
+    for (size_t k = 0; k < vec->size(); ++k) {
+      const Sample& s = (*vec)[k];
+      size_t found = ev.series.size();
+      for (size_t e = 0; e < ev.series.size(); ++e) {
+        if (ev.series[e].labels == s.metric) {
+          found = e;
+          break;
+        }
+      }
+      if (found == ev.series.size()) {
+        return absl::StrCat("unexpected series ", s.metric.ToString());
+      }
+      if (ev.ordered && found != k) {
+        return absl::StrCat("series ", s.metric.ToString(), " at position ", k,
+                            ", expected at ", found);
+      }
+      const SeriesSpec& spec = ev.series[found];
+      if (spec.points.size() != 1 || spec.points[0].kind != Point::kFloat) {
+        return absl::StrCat("expected a non-float for ", s.metric.ToString());
+      }
+      if (!AlmostEqual(spec.points[0].v, s.v)) {
+        return absl::StrCat("value differs for ", s.metric.ToString());
+      }
+    }
+    return "";
+  }
+  const Matrix& m = std::get<Matrix>(got);
+  if (m.size() != ev.series.size()) {
+    return absl::StrCat("expected ", ev.series.size(), " series, got ",
+                        m.size());
+  }
+  for (const Series& s : m) {
+    const SeriesSpec* spec = nullptr;
+    for (const SeriesSpec& e : ev.series) {
+      if (e.labels == s.metric) spec = &e;
+    }
+    if (spec == nullptr) {
+      return absl::StrCat("unexpected series ", s.metric.ToString());
+    }
+    // Expected points, with their times for a range query.
+    std::vector<std::pair<int64_t, double>> want;
+    for (size_t k = 0; k < spec->points.size(); ++k) {
+      const Point& p = spec->points[k];
+      if (p.kind == Point::kMissing) continue;
+      if (p.kind != Point::kFloat) {
+        return absl::StrCat("expected a non-float for ", s.metric.ToString());
+      }
+      want.push_back({start + static_cast<int64_t>(k) * step, p.v});
+    }
+    if (want.size() != s.ts.size()) {
+      return absl::StrCat("expected ", want.size(), " points for ",
+                          s.metric.ToString(), ", got ", s.ts.size());
+    }
+    for (size_t k = 0; k < want.size(); ++k) {
+      if (range && want[k].first != s.ts[k]) {
+        return absl::StrCat("point time differs for ", s.metric.ToString());
+      }
+      if (!AlmostEqual(want[k].second, s.vs[k])) {
+        return absl::StrCat("value differs for ", s.metric.ToString());
+      }
+    }
+  }
+  return "";
+}
+
+bool MatchesText(const Expectation& x, const std::string& s) {
+  if (x.match == Expectation::kAny) return true;
+  if (x.match == Expectation::kMsg) return s == x.text;
+  RE2 re(x.text);
+  return re.ok() && RE2::PartialMatch(s, re);
+}
+
+// Checks annotations against the eval's expectations; "" when fine.
+std::string CheckAnnotations(const EvalCmd& ev, const Result& r) {
+  bool new_style = false;
+  for (const Expectation& x : ev.expects) {
+    if (x.type != Expectation::kFail && x.type != Expectation::kOrdered) {
+      new_style = true;
+    }
+  }
+  if (!new_style) {
+    if (ev.ordered && ev.expects.empty()) return "";
+    if (!ev.warn && !r.warnings.empty()) {
+      return "unexpected warnings: " + absl::StrJoin(r.warnings, "; ");
+    }
+    if (ev.warn && r.warnings.empty()) return "expected warnings, got none";
+    if (!ev.info && !r.infos.empty()) {
+      return "unexpected info annotations: " + absl::StrJoin(r.infos, "; ");
+    }
+    if (ev.info && r.infos.empty()) return "expected info annotations, got none";
+    return "";
+  }
+  bool has_warn = false, has_info = false;
+  for (const Expectation& x : ev.expects) {
+    const std::vector<std::string>* list = nullptr;
+    switch (x.type) {
+      case Expectation::kWarn:
+        list = &r.warnings;
+        has_warn = true;
+        break;
+      case Expectation::kInfo:
+        list = &r.infos;
+        has_info = true;
+        break;
+      case Expectation::kNoWarn:
+        if (!r.warnings.empty()) {
+          return "unexpected warnings: " + absl::StrJoin(r.warnings, "; ");
+        }
+        continue;
+      case Expectation::kNoInfo:
+        if (!r.infos.empty()) {
+          return "unexpected info annotations: " + absl::StrJoin(r.infos, "; ");
+        }
+        continue;
+      default:
+        continue;
+    }
+    bool any = false;
+    for (const std::string& s : *list) any = any || MatchesText(x, s);
+    if (!any) {
+      return absl::StrCat("no annotation matches 'expect ",
+                          x.type == Expectation::kWarn ? "warn" : "info", " ",
+                          x.text, "'; got warnings [",
+                          absl::StrJoin(r.warnings, "; "), "] infos [",
+                          absl::StrJoin(r.infos, "; "), "]");
+    }
+  }
+  auto all_covered = [&](const std::vector<std::string>& list,
+                         Expectation::Type t) -> std::string {
+    for (const std::string& s : list) {
+      bool ok = false;
+      for (const Expectation& x : ev.expects) {
+        if (x.type == t && MatchesText(x, s)) ok = true;
+      }
+      if (!ok) return "unexpected annotation: " + s;
+    }
+    return "";
+  };
+  if (has_warn) {
+    std::string e = all_covered(r.warnings, Expectation::kWarn);
+    if (!e.empty()) return e;
+  }
+  if (has_info) {
+    std::string e = all_covered(r.infos, Expectation::kInfo);
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+// Checks an error against fail expectations; "" when it was expected.
+std::string CheckFailure(const EvalCmd& ev, const absl::Status& st) {
+  if (!ev.fail) return absl::StrCat("unexpected error: ", st.message());
+  std::string msg(st.message());
+  if (ev.fail_message.has_value() && *ev.fail_message != msg &&
+      msg.find(*ev.fail_message) == std::string::npos) {
+    return absl::StrCat("error message differs: got \"", msg, "\"");
+  }
+  if (ev.fail_regexp.has_value() && !RE2::PartialMatch(msg, RE2(*ev.fail_regexp))) {
+    return absl::StrCat("error does not match regexp: got \"", msg, "\"");
+  }
+  for (const Expectation& x : ev.expects) {
+    if (x.type == Expectation::kFail && !MatchesText(x, msg) &&
+        !(x.match == Expectation::kMsg && msg.find(x.text) != std::string::npos)) {
+      return absl::StrCat("error message differs: got \"", msg, "\"");
+    }
+  }
+  return "";
+}
+
+std::string RunEval(const EvalCmd& ev, const Engine& engine,
+                    TrackingQueryable& q) {
+  absl::StatusOr<std::unique_ptr<PreparedQuery>> pq = engine.Prepare(ev.expr);
+  if (!pq.ok()) return CheckFailure(ev, pq.status());
+  absl::StatusOr<Result> res =
+      ev.range ? (*pq)->EvalRange(q, ev.start_ms, ev.end_ms, ev.step_ms)
+               : (*pq)->EvalInstant(q, ev.start_ms);
+  if (!res.ok()) return CheckFailure(ev, res.status());
+  if (ev.fail) return "expected an error, got a result";
+  std::string why = Compare(ev, res->value, ev.range, ev.start_ms, ev.step_ms);
+  if (!why.empty()) {
+    return absl::StrCat(why, "\n  expected: ", DescribeExpected(ev),
+                        "\n  got: ", DescribeValue(res->value));
+  }
+  why = CheckAnnotations(ev, *res);
+  if (!why.empty()) return why;
+  // Like Prometheus, check that an instant query gives the same answer in
+  // range mode (the middle step of [t-1m, t+1m]).
+  if (!ev.range && !ev.ordered &&
+      (std::holds_alternative<Vector>(res->value) ||
+       std::holds_alternative<Scalar>(res->value))) {
+    absl::StatusOr<Result> rr =
+        (*pq)->EvalRange(q, ev.start_ms - 60000, ev.start_ms + 60000, 60000);
+    if (!rr.ok()) {
+      return absl::StrCat("range-mode evaluation failed: ", rr.status().message());
+    }
+    const Matrix& m = std::get<Matrix>(rr->value);
+    Vector vec;
+    for (const Series& s : m) {
+      for (size_t k = 0; k < s.ts.size(); ++k) {
+        if (s.ts[k] == ev.start_ms) vec.push_back(Sample{s.metric, s.ts[k], s.vs[k]});
+      }
+    }
+    Value v;
+    if (std::holds_alternative<Scalar>(res->value)) {
+      v = Scalar{ev.start_ms, vec.empty() ? 0 : vec[0].v};
+    } else {
+      v = std::move(vec);
+    }
+    why = Compare(ev, v, false, ev.start_ms, 0);
+    if (!why.empty()) {
+      return absl::StrCat("range-mode result differs: ", why,
+                          "\n  expected: ", DescribeExpected(ev),
+                          "\n  got: ", DescribeValue(v));
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+std::vector<CaseResult> RunScript(const std::vector<Command>& commands,
+                                  const std::string& file) {
+  std::vector<CaseResult> results;
+  EngineOptions eo;
+  eo.lookback_delta_ms = 300000;
+  eo.enable_delayed_name_removal = true;
+  eo.enable_experimental_functions = true;
+  Engine engine(eo);
+  auto head = std::make_unique<storage::Head>(storage::HeadOptions{},
+                                              Clock::Real());
+  std::vector<storage::Labels> histogram_series;
+  for (const Command& cmd : commands) {
+    switch (cmd.kind) {
+      case Command::kClear:
+        head = std::make_unique<storage::Head>(storage::HeadOptions{},
+                                               Clock::Real());
+        histogram_series.clear();
+        break;
+      case Command::kLoad: {
+        // A series listed twice in one load: the later points win, as when
+        // Prometheus commits them together.
+        std::vector<SeriesSpec> merged;
+        for (const SeriesSpec& s : cmd.load.series) {
+          SeriesSpec* prev = nullptr;
+          for (SeriesSpec& m : merged) {
+            if (m.labels == s.labels) prev = &m;
+          }
+          if (prev == nullptr) {
+            merged.push_back(s);
+            continue;
+          }
+          for (size_t k = 0; k < s.points.size(); ++k) {
+            if (k >= prev->points.size()) {
+              prev->points.push_back(s.points[k]);
+            } else if (s.points[k].kind != Point::kMissing) {
+              prev->points[k] = s.points[k];
+            }
+          }
+          prev->has_histogram = prev->has_histogram || s.has_histogram;
+        }
+        for (const SeriesSpec& s : merged) {
+          if (s.has_histogram) histogram_series.push_back(s.labels);
+          std::string mname(s.labels.MetricName());
+          if (cmd.load.with_nhcb && absl::EndsWith(mname, "_bucket") &&
+              s.labels.Has("le")) {
+            // load_with_nhcb also creates a custom-bucket histogram series
+            // named without the _bucket suffix.
+            storage::LabelsBuilder b(s.labels);
+            b.Del("le");
+            b.Set("__name__", mname.substr(0, mname.size() - 7));
+            histogram_series.push_back(b.Build());
+          }
+          std::vector<storage::Sample> samples;
+          for (size_t k = 0; k < s.points.size(); ++k) {
+            const Point& p = s.points[k];
+            int64_t t = static_cast<int64_t>(k) * cmd.load.interval_ms;
+            if (p.kind == Point::kFloat) {
+              samples.push_back({t, p.v});
+            } else if (p.kind == Point::kStale) {
+              samples.push_back({t, storage::StaleNaN()});
+            }
+          }
+          storage::SeriesSamples batch{&s.labels, samples};
+          absl::StatusOr<storage::AppendStats> st =
+              head->Append(absl::MakeConstSpan(&batch, 1));
+          (void)st;
+        }
+        break;
+      }
+      case Command::kEval: {
+        TrackingQueryable q(*head, histogram_series);
+        CaseResult r;
+        r.file = file;
+        r.line = cmd.line;
+        r.command = cmd.text;
+        r.message = RunEval(cmd.eval, engine, q);
+        r.passed = r.message.empty();
+        r.histogram = cmd.eval.expects_histogram || q.touched_histogram();
+        results.push_back(std::move(r));
+        break;
+      }
+    }
+  }
+  return results;
 }
 
 }  // namespace vigil::promql::promqltest

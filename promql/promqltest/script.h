@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -68,17 +68,17 @@ struct Command {
 };
 
 // Parses a whole script. InvalidArgument naming the line on a syntax error.
-absl::StatusOr<std::vector<Command>> ParseScript(std::string_view text);
+absl::StatusOr<std::vector<Command>> ParseScript(absl::string_view text);
 
 // Parses `metric{a="b"}` / `{__name__="m", "x"="y"}` (as the test format
 // writes series).
-absl::StatusOr<storage::Labels> ParseSeriesDesc(std::string_view s);
+absl::StatusOr<storage::Labels> ParseSeriesDesc(absl::string_view s);
 
 // Expands a points description (`1+2x3 _ stale {{...}}x2`).
-absl::StatusOr<std::vector<Point>> ParsePoints(std::string_view s);
+absl::StatusOr<std::vector<Point>> ParsePoints(absl::string_view s);
 
 // Parses a duration (`5m`, `1h30m`, `10s53ms`) or a number of seconds.
-absl::StatusOr<int64_t> ParseDurationMs(std::string_view s);
+absl::StatusOr<int64_t> ParseDurationMs(absl::string_view s);
 
 // The outcome of one eval command.
 struct CaseResult {

@@ -47,6 +47,15 @@ using Matrix = std::vector<Series>;
 // A query result. Value types own their data.
 using Value = std::variant<Scalar, String, Vector, Matrix>;
 
+// A query's value with the annotations Prometheus would attach to it
+// ("PromQL warning: ...", "PromQL info: ..."), deduplicated, in first-seen
+// order.
+struct Result {
+  Value value;
+  std::vector<std::string> warnings;
+  std::vector<std::string> infos;
+};
+
 inline ValueType TypeOf(const Value& v) {
   switch (v.index()) {
     case 0:

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <charconv>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "storage/base/logfmt.h"
@@ -219,7 +221,9 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Conn> conn) {
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    parser.body_limit(options_.max_body_bytes);
+    // The real limit depends on the route, known only after the header; until
+    // then don't let the parser judge Content-Length.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     if (stopping_fast_.load()) break;
     conn->idle = true;
     conn->stream.expires_after(idle_timeout);
@@ -227,7 +231,9 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Conn> conn) {
         co_await bhttp::async_read_header(conn->stream, buffer, parser, kTuple);
     conn->idle = false;
     if (ec) {
-      if (ec == bhttp::error::header_limit) {
+      if (ec == bhttp::error::body_limit) {
+        co_await WriteError(*conn, 11, 413, "request body too large");
+      } else if (ec == bhttp::error::header_limit) {
         co_await WriteError(*conn, 11, 431, "request header too large");
       } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
                  ec != bhttp::error::end_of_stream &&

@@ -21,8 +21,8 @@ namespace vigil::rpc::notifier {
 namespace {
 
 // "line 7: alertmanagers[0].timeout: <msg>"; the line is 1-based.
-absl::Status Err(const YAML::Node& node, std::string_view path,
-                 std::string_view msg) {
+absl::Status Err(const YAML::Node& node, absl::string_view path,
+                 absl::string_view msg) {
   const YAML::Mark mark = node.Mark();
   if (mark.line >= 0) {
     return absl::InvalidArgumentError(
@@ -31,14 +31,14 @@ absl::Status Err(const YAML::Node& node, std::string_view path,
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", msg));
 }
 
-std::string Join(std::string_view path, std::string_view field) {
+std::string Join(absl::string_view path, absl::string_view field) {
   return path.empty() ? std::string(field) : absl::StrCat(path, ".", field);
 }
 
 // Rejects keys not in `allowed`, and keys vigil knows but does not support.
-absl::Status CheckKeys(const YAML::Node& map, std::string_view path,
-                       std::initializer_list<std::string_view> allowed,
-                       std::initializer_list<std::string_view> unsupported =
+absl::Status CheckKeys(const YAML::Node& map, absl::string_view path,
+                       std::initializer_list<absl::string_view> allowed,
+                       std::initializer_list<absl::string_view> unsupported =
                            {}) {
   for (auto it = map.begin(); it != map.end(); ++it) {
     if (!it->first.IsScalar()) {
@@ -57,7 +57,7 @@ absl::Status CheckKeys(const YAML::Node& map, std::string_view path,
   return absl::OkStatus();
 }
 
-absl::Status ExpectMap(const YAML::Node& node, std::string_view path) {
+absl::Status ExpectMap(const YAML::Node& node, absl::string_view path) {
   if (!node.IsMap()) {
     return Err(node, path, "expected a mapping");
   }
@@ -65,7 +65,7 @@ absl::Status ExpectMap(const YAML::Node& node, std::string_view path) {
 }
 
 absl::StatusOr<std::string> GetString(const YAML::Node& node,
-                                      std::string_view path) {
+                                      absl::string_view path) {
   if (node.IsNull()) {
     return std::string();
   }
@@ -75,7 +75,7 @@ absl::StatusOr<std::string> GetString(const YAML::Node& node,
   return node.Scalar();
 }
 
-absl::StatusOr<bool> GetBool(const YAML::Node& node, std::string_view path) {
+absl::StatusOr<bool> GetBool(const YAML::Node& node, absl::string_view path) {
   const std::string s =
       node.IsScalar() ? absl::AsciiStrToLower(node.Scalar()) : "";
   if (s == "true") {
@@ -88,7 +88,7 @@ absl::StatusOr<bool> GetBool(const YAML::Node& node, std::string_view path) {
 }
 
 absl::StatusOr<uint64_t> GetUint(const YAML::Node& node,
-                                 std::string_view path) {
+                                 absl::string_view path) {
   uint64_t v = 0;
   if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &v)) {
     return Err(node, path, "expected a non-negative integer");
@@ -97,7 +97,7 @@ absl::StatusOr<uint64_t> GetUint(const YAML::Node& node,
 }
 
 absl::StatusOr<absl::Duration> GetDuration(const YAML::Node& node,
-                                           std::string_view path) {
+                                           absl::string_view path) {
   if (!node.IsScalar()) {
     return Err(node, path, "expected a duration such as 10s");
   }
@@ -109,7 +109,7 @@ absl::StatusOr<absl::Duration> GetDuration(const YAML::Node& node,
 }
 
 absl::StatusOr<std::vector<std::string>> GetStringList(
-    const YAML::Node& node, std::string_view path) {
+    const YAML::Node& node, absl::string_view path) {
   std::vector<std::string> out;
   if (node.IsNull()) {
     return out;
@@ -128,7 +128,7 @@ absl::StatusOr<std::vector<std::string>> GetStringList(
 }
 
 absl::StatusOr<RelabelRule> ParseRelabelRule(const YAML::Node& node,
-                                             std::string_view path) {
+                                             absl::string_view path) {
   RETURN_IF_ERROR(ExpectMap(node, path));
   RETURN_IF_ERROR(CheckKeys(node, path,
                             {"source_labels", "separator", "regex", "modulus",
@@ -171,7 +171,7 @@ absl::StatusOr<RelabelRule> ParseRelabelRule(const YAML::Node& node,
 }
 
 absl::StatusOr<std::vector<RelabelRule>> ParseRelabelList(
-    const YAML::Node& node, std::string_view path) {
+    const YAML::Node& node, absl::string_view path) {
   std::vector<RelabelRule> rules;
   if (node.IsNull()) {
     return rules;
@@ -188,7 +188,7 @@ absl::StatusOr<std::vector<RelabelRule>> ParseRelabelList(
 }
 
 absl::StatusOr<HttpClientConfig> ParseHttpFields(const YAML::Node& node,
-                                                 std::string_view path) {
+                                                 absl::string_view path) {
   HttpClientConfig http;
   if (const YAML::Node n = node["basic_auth"]) {
     const std::string p = Join(path, "basic_auth");
@@ -291,13 +291,8 @@ absl::StatusOr<HttpClientConfig> ParseHttpFields(const YAML::Node& node,
   return http;
 }
 
-constexpr std::initializer_list<std::string_view> kUnsupportedHttp = {
-    "oauth2", "bearer_token", "bearer_token_file", "proxy_url",
-    "no_proxy", "proxy_from_environment", "proxy_connect_header",
-    "sigv4", "http_headers"};
-
 absl::StatusOr<AlertmanagerConfig> ParseAlertmanager(const YAML::Node& node,
-                                                     std::string_view path) {
+                                                     absl::string_view path) {
   RETURN_IF_ERROR(ExpectMap(node, path));
   RETURN_IF_ERROR(CheckKeys(
       node, path,
@@ -375,7 +370,7 @@ absl::StatusOr<AlertmanagerConfig> ParseAlertmanager(const YAML::Node& node,
 }
 
 absl::StatusOr<WebhookConfig> ParseWebhook(const YAML::Node& node,
-                                           std::string_view path,
+                                           absl::string_view path,
                                            size_t index) {
   RETURN_IF_ERROR(ExpectMap(node, path));
   RETURN_IF_ERROR(CheckKeys(node, path,
@@ -444,7 +439,10 @@ absl::StatusOr<WebhookConfig> ParseWebhook(const YAML::Node& node,
     RETURN_IF_ERROR(CheckKeys(n, p,
                               {"basic_auth", "authorization", "tls_config",
                                "follow_redirects", "enable_http2"},
-                              kUnsupportedHttp));
+                              {
+    "oauth2", "bearer_token", "bearer_token_file", "proxy_url",
+    "no_proxy", "proxy_from_environment", "proxy_connect_header",
+    "sigv4", "http_headers"}));
     ASSIGN_OR_RETURN(w.http, ParseHttpFields(n, p));
   }
   return w;
@@ -463,7 +461,8 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s) {
+absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view sv) {
+  absl::string_view s(sv.data(), sv.size());
   if (s.empty()) {
     return absl::InvalidArgumentError("empty duration string");
   }
@@ -471,7 +470,7 @@ absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s) {
     return absl::ZeroDuration();
   }
   struct Unit {
-    std::string_view name;
+    absl::string_view name;
     absl::Duration d;
   };
   // Longest names first so "ms" is not read as "m".
@@ -481,7 +480,7 @@ absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s) {
       {"h", absl::Hours(1)},         {"m", absl::Minutes(1)},
       {"s", absl::Seconds(1)},
   };
-  const std::string_view orig = s;
+  const absl::string_view orig = s;
   absl::Duration total;
   int last_unit = -1;
   while (!s.empty()) {

@@ -117,9 +117,13 @@ int GroupNumber(std::string_view name) {
 // Full (anchored) match of `text`; fills `groups` (size NumberOfCapturing+1).
 bool MatchAll(const RE2& re, std::string_view text,
               std::vector<std::string_view>* groups) {
-  groups->assign(re.NumberOfCapturingGroups() + 1, std::string_view());
-  return re.Match(text, 0, text.size(), RE2::ANCHOR_BOTH, groups->data(),
-                  static_cast<int>(groups->size()));
+  std::vector<re2::StringPiece> pieces(re.NumberOfCapturingGroups() + 1);
+  if (!re.Match(text, 0, text.size(), RE2::ANCHOR_BOTH, pieces.data(),
+                static_cast<int>(pieces.size()))) {
+    return false;
+  }
+  groups->assign(pieces.begin(), pieces.end());
+  return true;
 }
 
 bool MatchOnly(const RE2& re, std::string_view text) {
@@ -140,14 +144,14 @@ uint32_t RotL(uint32_t x, int c) { return (x << c) | (x >> (32 - c)); }
 }  // namespace
 
 absl::StatusOr<RelabelAction> ParseRelabelAction(std::string_view s) {
-  const std::string lower = absl::AsciiStrToLower(s);
+  const std::string lower = absl::AsciiStrToLower(std::string(s));
   for (const ActionName& a : kActionNames) {
     if (a.name == lower) {
       return a.action;
     }
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown relabel action \"", s, "\""));
+      absl::StrCat("unknown relabel action \"", std::string(s), "\""));
 }
 
 std::string_view RelabelActionName(RelabelAction a) {
@@ -161,7 +165,7 @@ std::string_view RelabelActionName(RelabelAction a) {
 
 absl::StatusOr<RelabelRule> RelabelRule::Create(RelabelSpec spec) {
   const RelabelAction a = spec.action;
-  const std::string_view name = RelabelActionName(a);
+  const std::string name(RelabelActionName(a));
   const RelabelSpec defaults;
   if (a == RelabelAction::kHashMod && spec.modulus == 0) {
     return absl::InvalidArgumentError(

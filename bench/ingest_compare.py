@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""Ingest comparison harness: vigil vs Prometheus vs VictoriaMetrics.
+
+For each target and series count it starts the target on 127.0.0.1 with its
+data in a temporary folder, runs the remote-write load generator against it,
+and measures sustained ingest samples/s, CPU seconds per million samples
+(utime+stime of the target from /proc), resident memory per active series
+(RSS growth over the pre-ingest baseline) and, for vigil, bytes per sample in
+head chunks. Writes bench/results/ingest-<date>.json and a Markdown table.
+
+  python3 bench/ingest_compare.py --targets vigil,prometheus,victoriametrics \\
+      --series 100000 --rounds 100
+
+Python 3 standard library only. All waits are bounded; every process started
+here is stopped by PID on exit.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+DEFAULT_LOADGEN = [
+    os.path.expanduser(
+        "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/bench/loadgen/loadgen"),
+    os.path.join(ROOT, "bazel-bin/bench/loadgen/loadgen"),
+]
+DEFAULT_VIGIL = [
+    os.path.expanduser(
+        "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/rpc/server/vigil"),
+    os.path.join(ROOT, "bazel-bin/rpc/server/vigil"),
+]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def first_existing(paths):
+    for p in paths:
+        if p and os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    return None
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process (and its reaped children are not counted)."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    # Fields after the command name, which is in parentheses and may hold spaces.
+    fields = stat[stat.rindex(")") + 2:].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / CLK_TCK
+
+
+def proc_rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def http_get(url, timeout=5.0):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+def parse_metrics(text):
+    """Prometheus text format -> {name_with_labels: value} (no histograms)."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        parts = line.rsplit(" ", 2)
+        # "name{labels} value [timestamp]"
+        try:
+            if len(parts) == 3:
+                try:
+                    float(parts[2])
+                    name, value = parts[0], parts[1]
+                    float(value)
+                except ValueError:
+                    name, value = " ".join(parts[:2]), parts[2]
+            else:
+                name, value = parts[0], parts[1]
+            out[name] = float(value)
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+def metric_sum(metrics, name):
+    """Sum of every series of `name` (with or without labels), or None."""
+    total, found = 0.0, False
+    for k, v in metrics.items():
+        if k == name or k.startswith(name + "{"):
+            total += v
+            found = True
+    return total if found else None
+
+
+class Target:
+    """One system under test, started on loopback in its own temp folder."""
+
+    name = ""
+    ready_path = "/-/ready"
+
+    def __init__(self, binary, workdir, port, extra_args):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = port
+        self.extra_args = extra_args
+        self.proc = None
+        self.log_path = os.path.join(workdir, f"{self.name}.log")
+
+    def command(self):
+        raise NotImplementedError
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def write_url(self):
+        return self.base + "/api/v1/write"
+
+    def start(self, ready_timeout):
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.command() + self.extra_args,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir, start_new_session=True)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
+                                   f"see {self.log_path}:\n{tail(self.log_path)}")
+            try:
+                status, _ = http_get(self.base + self.ready_path, timeout=1)
+                if status == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {ready_timeout}s; "
+                           f"see {self.log_path}:\n{tail(self.log_path)}")
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def stats(self):
+        """Target-specific counters read after ingest (may be empty)."""
+        return {}
+
+    def metrics(self):
+        try:
+            _, text = http_get(self.base + "/metrics", timeout=10)
+            return parse_metrics(text)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return {}
+
+
+class Vigil(Target):
+    name = "vigil"
+
+    def command(self):
+        cfg = os.path.join(self.workdir, "vigil.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  evaluation_interval: 15s\nrule_files: []\n")
+        return [self.binary, f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--config.file={cfg}", "--storage.retention=2h"]
+
+    def stats(self):
+        m = self.metrics()
+        out = {}
+        for key in ("vigil_head_series", "vigil_head_chunk_bytes", "vigil_head_samples"):
+            v = metric_sum(m, key)
+            if v is not None:
+                out[key] = v
+        if out.get("vigil_head_samples"):
+            out["bytes_per_sample"] = (out.get("vigil_head_chunk_bytes", 0)
+                                       / out["vigil_head_samples"])
+        out["head_series"] = out.get("vigil_head_series")
+        return out
+
+
+class Prometheus(Target):
+    name = "prometheus"
+
+    def command(self):
+        cfg = os.path.join(self.workdir, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        return [self.binary, f"--config.file={cfg}",
+                f"--storage.tsdb.path={os.path.join(self.workdir, 'data')}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-remote-write-receiver"]
+
+    def stats(self):
+        m = self.metrics()
+        return {
+            "head_series": metric_sum(m, "prometheus_tsdb_head_series"),
+            "samples_appended": metric_sum(m, "prometheus_tsdb_head_samples_appended_total"),
+            "head_chunks": metric_sum(m, "prometheus_tsdb_head_chunks"),
+        }
+
+
+class VictoriaMetrics(Target):
+    name = "victoriametrics"
+    ready_path = "/health"
+
+    def command(self):
+        return [self.binary, f"-storageDataPath={os.path.join(self.workdir, 'data')}",
+                f"-httpListenAddr=127.0.0.1:{self.port}"]
+
+    def stats(self):
+        # Flush in-memory buffers so that the counters below are complete.
+        try:
+            http_get(self.base + "/internal/force_flush", timeout=30)
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        m = self.metrics()
+        return {
+            "rows_inserted": metric_sum(m, 'vm_rows_inserted_total{type="promremotewrite"}'),
+            "head_series": None,
+        }
+
+
+TARGETS = {"vigil": Vigil, "prometheus": Prometheus, "victoriametrics": VictoriaMetrics}
+BINARIES = {
+    "prometheus": ["/usr/bin/prometheus"],
+    "victoriametrics": ["/usr/bin/victoria-metrics"],
+}
+
+
+def tail(path, n=20):
+    try:
+        with open(path, "rb") as f:
+            return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def machine_info():
+    info = {"cores": os.cpu_count(), "loadavg_start": os.getloadavg()}
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    info["os"] = line.split("=", 1)[1].strip().strip('"')
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            info["mem_total_kb"] = int(f.readline().split()[1])
+    except OSError:
+        pass
+    return info
+
+
+def run_one(kind, binary, loadgen, series, rounds, args):
+    workdir = tempfile.mkdtemp(prefix=f"ingest-{kind}-")
+    target = TARGETS[kind](binary, workdir, free_port(), args.target_arg.get(kind, []))
+    result = {"target": kind, "binary": binary, "series": series, "rounds": rounds,
+              "connections": args.connections, "batch": args.batch}
+    try:
+        target.start(args.ready_timeout)
+        time.sleep(args.settle)
+        pid = target.proc.pid
+        rss0 = proc_rss_bytes(pid)
+        cpu0 = proc_cpu_seconds(pid)
+        load0 = os.getloadavg()[0]
+        report_path = os.path.join(workdir, "loadgen.json")
+        cmd = [loadgen, f"--url={target.write_url}", f"--series={series}",
+               f"--rounds={rounds}", f"--connections={args.connections}",
+               f"--batch={args.batch}", f"--scrape_interval={args.scrape_interval}",
+               f"--json={report_path}", "--progress=false"]
+        t0 = time.monotonic()
+        lg = subprocess.run(cmd, capture_output=True, text=True, timeout=args.run_timeout)
+        wall = time.monotonic() - t0
+        cpu_ingest = proc_cpu_seconds(pid) - cpu0
+        if lg.returncode not in (0, 3):
+            raise RuntimeError(f"loadgen failed ({lg.returncode}): {lg.stderr}{lg.stdout}")
+        with open(report_path) as f:
+            report = json.load(f)
+        # Let background work (flushes, merges, GC) finish, so that it is paid
+        # for in the CPU figure and RSS is the steady state.
+        time.sleep(args.settle)
+        stats = target.stats()
+        cpu_total = proc_cpu_seconds(pid) - cpu0
+        rss1 = proc_rss_bytes(pid)
+        samples = report["samples_acked"]
+        result.update({
+            "ok": True,
+            "wall_seconds": wall,
+            "samples": samples,
+            "samples_per_second": report["samples_per_second"],
+            "requests_per_second": report["requests_per_second"],
+            "latency_ms": report["latency_ms"],
+            "status_counts": report["status_counts"],
+            "retries": report["retries"],
+            "failed_requests": report["failed_requests"],
+            "loadgen_cpu_seconds": report["loadgen_cpu_seconds"],
+            "target_cpu_seconds_during_ingest": cpu_ingest,
+            "target_cpu_seconds_with_settle": cpu_total,
+            "cpu_seconds_per_million_samples": cpu_total / samples * 1e6 if samples else None,
+            "rss_baseline_bytes": rss0,
+            "rss_after_bytes": rss1,
+            "rss_bytes_per_series": (rss1 - rss0) / series,
+            "loadavg_1m_before": load0,
+            "loadavg_1m_after": os.getloadavg()[0],
+            "target_stats": stats,
+            "bytes_per_sample": stats.get("bytes_per_sample"),
+        })
+    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
+        result.update({"ok": False, "error": str(e)})
+    finally:
+        target.stop()
+        if not args.keep_data:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            result["workdir"] = workdir
+    return result
+
+
+def fmt(v, spec):
+    return "n/a" if v is None else format(v, spec)
+
+
+def markdown(results, info):
+    lines = [
+        f"Machine: {info.get('cpu', '?')}, {info.get('cores')} cores, "
+        f"{info.get('os', '?')}; load average at start {info['loadavg_start'][0]:.2f} "
+        "(other engineers compiling on the same cores: treat as noisy).",
+        "",
+        "| target | series | rounds | samples | samples/s | CPU s / 1M samples "
+        "| RSS bytes / series | bytes / sample (chunks) | p99 ms | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if not r.get("ok"):
+            lines.append(f"| {r['target']} | {r['series']} | {r['rounds']} | failed: "
+                         f"{r.get('error', '?')[:80].splitlines()[0]} | | | | | | |")
+            continue
+        bad = sum(v for k, v in r["status_counts"].items() if not k.startswith("2"))
+        lines.append(
+            f"| {r['target']} | {r['series']} | {r['rounds']} | {r['samples']} "
+            f"| {fmt(r['samples_per_second'], ',.0f')} "
+            f"| {fmt(r['cpu_seconds_per_million_samples'], '.2f')} "
+            f"| {fmt(r['rss_bytes_per_series'], ',.0f')} "
+            f"| {fmt(r['bytes_per_sample'], '.2f')} "
+            f"| {fmt(r['latency_ms']['p99'], '.1f')} | {bad} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    # SIGTERM (timeout, Bazel) must still run the cleanup in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--targets", default="prometheus,victoriametrics",
+                   help="comma list of vigil,prometheus,victoriametrics")
+    p.add_argument("--series", default="100000",
+                   help="comma list of active series counts, e.g. 100000,1000000")
+    p.add_argument("--rounds", default="100",
+                   help="scrape rounds; one value, or one per --series entry")
+    p.add_argument("--connections", type=int, default=4)
+    p.add_argument("--batch", type=int, default=2000)
+    p.add_argument("--scrape-interval", default="15s")
+    p.add_argument("--loadgen", default=None, help="loadgen binary")
+    p.add_argument("--vigil", default=None, help="vigil binary")
+    p.add_argument("--prometheus", default=None)
+    p.add_argument("--victoriametrics", default=None)
+    p.add_argument("--settle", type=float, default=3.0,
+                   help="seconds to idle before and after the load")
+    p.add_argument("--ready-timeout", type=float, default=60.0)
+    p.add_argument("--run-timeout", type=float, default=1800.0,
+                   help="bound on one loadgen run, seconds")
+    p.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
+    p.add_argument("--keep-data", action="store_true")
+    p.add_argument("--note", default="", help="free text stored with the results")
+    args = p.parse_args()
+    args.target_arg = {}
+
+    loadgen = args.loadgen or first_existing(DEFAULT_LOADGEN)
+    if not loadgen:
+        sys.exit("no loadgen binary: bazel --output_base=$HOME/.cache/bazel-ob-bench "
+                 "build -c opt //bench:loadgen, or pass --loadgen")
+    series_list = [int(s) for s in args.series.split(",") if s]
+    rounds_list = [int(r) for r in args.rounds.split(",") if r]
+    if len(rounds_list) == 1:
+        rounds_list *= len(series_list)
+    if len(rounds_list) != len(series_list):
+        sys.exit("--rounds needs one value or one per --series entry")
+
+    binaries = {}
+    for kind in [t for t in args.targets.split(",") if t]:
+        if kind not in TARGETS:
+            sys.exit(f"unknown target {kind!r}; want one of {', '.join(TARGETS)}")
+        explicit = getattr(args, kind)
+        binaries[kind] = explicit or first_existing(
+            DEFAULT_VIGIL if kind == "vigil" else BINARIES[kind])
+        if not binaries[kind]:
+            sys.exit(f"no binary for {kind}; pass --{kind}=PATH")
+
+    info = machine_info()
+    results = []
+    for kind, binary in binaries.items():
+        for series, rounds in zip(series_list, rounds_list):
+            print(f"== {kind}: {series} series x {rounds} rounds", flush=True)
+            r = run_one(kind, binary, loadgen, series, rounds, args)
+            results.append(r)
+            if r.get("ok"):
+                print(f"   {r['samples_per_second']:,.0f} samples/s, "
+                      f"{r['cpu_seconds_per_million_samples']:.2f} CPU s/1M samples, "
+                      f"{r['rss_bytes_per_series']:,.0f} B RSS/series", flush=True)
+            else:
+                print(f"   FAILED: {r['error']}", flush=True)
+
+    info["loadavg_end"] = os.getloadavg()
+    os.makedirs(args.out_dir, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    doc = {"date_utc": stamp, "machine": info, "note": args.note, "results": results}
+    json_path = os.path.join(args.out_dir, f"ingest-{stamp}.json")
+    with open(json_path, "w") as f:
+        json.dump(doc, f, indent=2)
+    table = markdown(results, info)
+    with open(os.path.join(args.out_dir, f"ingest-{stamp}.md"), "w") as f:
+        f.write(table)
+    print()
+    print(table)
+    print(f"wrote {json_path}")
+    return 0 if all(r.get("ok") for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+#include "engine/promql_query_engine.h"
+
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "engine/group.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/base/clock.h"
+#include "storage/base/status_matchers.h"
+#include "storage/head.h"
+
+namespace vigil::engine {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr int64_t kMin = 60 * 1000;
+
+storage::Labels L(std::vector<storage::Label> l) {
+  return *storage::Labels::FromUnsorted(std::move(l));
+}
+
+void Put(storage::Head& head, const storage::Labels& l, int64_t t, double v) {
+  storage::Sample s{t, v};
+  storage::SeriesSamples ss{&l, absl::MakeConstSpan(&s, 1)};
+  ASSERT_THAT(head.Append(absl::MakeConstSpan(&ss, 1)), IsOk());
+}
+
+TEST(PromqlRuleQueryEngine, VectorScalarAndErrors) {
+  SimulatedClock clock(absl::FromUnixSeconds(1000));
+  storage::Head head(storage::HeadOptions{}, &clock);
+  Put(head, L({{"__name__", "up"}, {"job", "a"}}), kMin, 0);
+  promql::Engine engine;
+  PromqlRuleQueryEngine qe(&engine, &head);
+
+  absl::StatusOr<InstantQueryFunc> f = qe.Prepare("up == 0");
+  ASSERT_THAT(f, IsOk());
+  absl::StatusOr<std::vector<EvalSample>> r = (*f)(2 * kMin);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(*r, SizeIs(1));
+  EXPECT_EQ((*r)[0].labels, L({{"__name__", "up"}, {"job", "a"}}));
+  EXPECT_EQ((*r)[0].t, 2 * kMin);
+
+  r = qe.Query("1 + 1", 5);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(*r, SizeIs(1));
+  EXPECT_TRUE((*r)[0].labels.empty());
+  EXPECT_EQ((*r)[0].value, 2);
+
+  EXPECT_THAT(qe.Query("\"str\"", 5),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "rule result is not a vector or scalar"));
+  EXPECT_THAT(qe.Prepare("sum(up"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("parse error")));
+}
+
+// End to end over the real head and PromQL: a recording rule feeds an alert
+// in the same group evaluation, and ALERTS is queryable afterwards.
+TEST(PromqlRuleQueryEngine, GroupOverHead) {
+  SimulatedClock clock(absl::FromUnixSeconds(1000));
+  storage::Head head(storage::HeadOptions{}, &clock);
+  promql::Engine engine;
+  PromqlRuleQueryEngine qe(&engine, &head);
+  for (int m = 0; m <= 3; ++m) {
+    Put(head, L({{"__name__", "errors"}, {"job", "api"}}), m * kMin, m * 10.0);
+  }
+  GroupSpec spec;
+  spec.file = "f.yml";
+  spec.name = "g";
+  RuleSpec rec;
+  rec.kind = RuleSpec::Kind::kRecording;
+  rec.name = "job:errors:max";
+  rec.expr = "max by (job) (errors)";
+  RuleSpec alert;
+  alert.kind = RuleSpec::Kind::kAlerting;
+  alert.name = "TooMany";
+  alert.expr = "job:errors:max > 5";
+  alert.annotations = {{"summary", "{{ $labels.job }} has {{ $value }}"}};
+  spec.rules = {rec, alert};
+  GroupOptions opts;
+  opts.appendable = &head;
+  opts.queryable = &head;
+  opts.clock = &clock;
+  absl::StatusOr<std::unique_ptr<Group>> g = BuildGroup(
+      spec, [&](std::string_view e) { return qe.Prepare(e); }, {}, opts);
+  ASSERT_THAT(g, IsOk());
+  (*g)->Eval(3 * kMin);
+  EXPECT_EQ((*g)->rules()[0]->status().health, RuleHealth::kOk);
+  EXPECT_EQ((*g)->rules()[1]->status().health, RuleHealth::kOk)
+      << (*g)->rules()[1]->status().last_error;
+  std::vector<Alert> active = (*g)->ActiveAlerts();
+  ASSERT_THAT(active, SizeIs(1));
+  EXPECT_EQ(active[0].state, AlertState::kFiring);
+  EXPECT_EQ(active[0].annotations.Get("summary"), "api has 30");
+  absl::StatusOr<std::vector<EvalSample>> alerts =
+      qe.Query("ALERTS{alertstate=\"firing\"}", 3 * kMin);
+  ASSERT_THAT(alerts, IsOk());
+  ASSERT_THAT(*alerts, SizeIs(1));
+  EXPECT_EQ((*alerts)[0].labels.Get("alertname"), "TooMany");
+}
+
+}  // namespace
+}  // namespace vigil::engine

@@ -1,0 +1,144 @@
+#include "promql/engine.h"
+
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/base/clock.h"
+#include "storage/base/status_matchers.h"
+#include "storage/head.h"
+
+namespace vigil::promql {
+namespace {
+
+using ::testing::HasSubstr;
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    head_ = std::make_unique<storage::Head>(storage::HeadOptions{},
+                                            Clock::Real());
+    // x{job="a"} and x{job="b"}: a counter sampled every 15s for 10 minutes.
+    for (std::string job : {"a", "b"}) {
+      auto labels = storage::Labels::FromUnsorted(
+          {{"__name__", "x_total"}, {"job", job}});
+      ASSERT_TRUE(labels.ok());
+      std::vector<storage::Sample> samples;
+      for (int i = 0; i <= 40; ++i) {
+        samples.push_back({i * 15000LL, i * (job == "a" ? 15.0 : 30.0)});
+      }
+      storage::SeriesSamples batch{&*labels, samples};
+      ASSERT_THAT(head_->Append(absl::MakeConstSpan(&batch, 1)), IsOk());
+      labels_.push_back(*labels);
+    }
+  }
+
+  std::unique_ptr<storage::Head> head_;
+  std::vector<storage::Labels> labels_;
+};
+
+TEST_F(EngineTest, BadQueryIsInvalidArgumentWithPosition) {
+  Engine engine;
+  auto q = engine.Prepare("sum(x_total");
+  EXPECT_THAT(q.status(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                   HasSubstr("1:")));
+}
+
+TEST_F(EngineTest, InstantRate) {
+  Engine engine;
+  auto q = engine.Prepare("rate(x_total[1m])");
+  ASSERT_THAT(q, IsOk());
+  auto res = (*q)->EvalInstant(*head_, 300000);
+  ASSERT_THAT(res, IsOk());
+  const auto& vec = std::get<Vector>(res->value);
+  ASSERT_EQ(vec.size(), 2u);
+  EXPECT_DOUBLE_EQ(vec[0].v, 1.0);
+  EXPECT_DOUBLE_EQ(vec[1].v, 2.0);
+  EXPECT_EQ(vec[0].t, 300000);
+  // The metric name is dropped by rate.
+  EXPECT_FALSE(vec[0].metric.Has("__name__"));
+}
+
+TEST_F(EngineTest, PreparedQueryReevaluatesAtNewTimes) {
+  Engine engine;
+  auto q = engine.Prepare("sum(x_total)");
+  ASSERT_THAT(q, IsOk());
+  for (int64_t t : {60000, 120000, 600000}) {
+    auto res = (*q)->EvalInstant(*head_, t);
+    ASSERT_THAT(res, IsOk());
+    const auto& vec = std::get<Vector>(res->value);
+    ASSERT_EQ(vec.size(), 1u);
+    EXPECT_DOUBLE_EQ(vec[0].v, (t / 15000) * 45.0) << t;
+  }
+}
+
+TEST_F(EngineTest, RangeQueryProducesMatrix) {
+  Engine engine;
+  auto q = engine.Prepare("x_total{job=\"a\"} * 2");
+  ASSERT_THAT(q, IsOk());
+  auto res = (*q)->EvalRange(*head_, 0, 120000, 60000);
+  ASSERT_THAT(res, IsOk());
+  const auto& m = std::get<Matrix>(res->value);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_THAT(m[0].ts, ::testing::ElementsAre(0, 60000, 120000));
+  EXPECT_THAT(m[0].vs, ::testing::ElementsAre(0, 120, 240));
+}
+
+TEST_F(EngineTest, RangeQueryOfRangeVectorIsRejected) {
+  Engine engine;
+  auto q = engine.Prepare("x_total[1m]");
+  ASSERT_THAT(q, IsOk());
+  EXPECT_THAT((*q)->EvalRange(*head_, 0, 60000, 15000).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(EngineTest, SampleLimit) {
+  EngineOptions opts;
+  opts.max_samples = 10;
+  Engine engine(opts);
+  auto q = engine.Prepare("sum_over_time(x_total[10m])");
+  ASSERT_THAT(q, IsOk());
+  EXPECT_THAT((*q)->EvalInstant(*head_, 600000).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("too many samples")));
+}
+
+TEST_F(EngineTest, Timeout) {
+  EngineOptions opts;
+  opts.timeout = absl::Seconds(-1);
+  Engine engine(opts);
+  auto q = engine.Prepare("x_total");
+  ASSERT_THAT(q, IsOk());
+  EXPECT_THAT((*q)->EvalInstant(*head_, 600000).status(),
+              StatusIs(absl::StatusCode::kDeadlineExceeded));
+}
+
+TEST_F(EngineTest, RuntimeMatchingErrorIsInvalidArgument) {
+  Engine engine;
+  auto q = engine.Prepare("x_total + on() x_total");
+  ASSERT_THAT(q, IsOk());
+  EXPECT_THAT((*q)->EvalInstant(*head_, 600000).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("many-to-many")));
+}
+
+TEST_F(EngineTest, InfoAnnotationForNonCounterRate) {
+  Engine engine;
+  auto labels = storage::Labels::FromUnsorted({{"__name__", "gauge"}});
+  ASSERT_TRUE(labels.ok());
+  std::vector<storage::Sample> samples = {{0, 1}, {15000, 2}, {30000, 3}};
+  storage::SeriesSamples batch{&*labels, samples};
+  ASSERT_THAT(head_->Append(absl::MakeConstSpan(&batch, 1)), IsOk());
+  auto q = engine.Prepare("rate(gauge[1m])");
+  ASSERT_THAT(q, IsOk());
+  auto res = (*q)->EvalInstant(*head_, 30000);
+  ASSERT_THAT(res, IsOk());
+  ASSERT_EQ(res->infos.size(), 1u);
+  EXPECT_THAT(res->infos[0], HasSubstr("metric might not be a counter"));
+}
+
+}  // namespace
+}  // namespace vigil::promql

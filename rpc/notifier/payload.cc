@@ -1,0 +1,221 @@
+#include "rpc/notifier/payload.h"
+
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
+
+namespace vigil::rpc::notifier {
+namespace {
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ULL;
+constexpr uint64_t kFnvPrime = 1099511628211ULL;
+
+uint64_t FnvAdd(uint64_t h, const std::string& s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= kFnvPrime;
+  }
+  return h;
+}
+
+uint64_t FnvAddByte(uint64_t h, unsigned char b) {
+  h ^= b;
+  h *= kFnvPrime;
+  return h;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
+// forms, no surrogates, at most U+10FFFF), or 0 when ill-formed.
+size_t Utf8Len(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const size_t left = s.size() - i;
+  auto cont = [&](size_t k) { return (b(k) & 0xc0) == 0x80; };
+  if (c >= 0xc2 && c <= 0xdf) {
+    return left >= 2 && cont(i + 1) ? 2 : 0;
+  }
+  if (c >= 0xe0 && c <= 0xef) {
+    if (left < 3 || !cont(i + 1) || !cont(i + 2)) {
+      return 0;
+    }
+    if ((c == 0xe0 && b(i + 1) < 0xa0) || (c == 0xed && b(i + 1) > 0x9f)) {
+      return 0;
+    }
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) {
+      return 0;
+    }
+    if ((c == 0xf0 && b(i + 1) < 0x90) || (c == 0xf4 && b(i + 1) > 0x8f)) {
+      return 0;
+    }
+    return 4;
+  }
+  return 0;
+}
+
+void AppendLabelsObject(std::string* out, const storage::Labels& labels) {
+  out->push_back('{');
+  bool first = true;
+  for (const storage::Label& l : labels) {
+    if (!first) {
+      out->push_back(',');
+    }
+    first = false;
+    AppendJsonString(out, l.name);
+    out->push_back(':');
+    AppendJsonString(out, l.value);
+  }
+  out->push_back('}');
+}
+
+}  // namespace
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    // Copy the longest run that needs no escaping in one go.
+    size_t j = i;
+    while (j < s.size()) {
+      const auto c = static_cast<unsigned char>(s[j]);
+      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
+        break;
+      }
+      ++j;
+    }
+    out->append(s.data() + i, j - i);
+    i = j;
+    if (i >= s.size()) {
+      break;
+    }
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = Utf8Len(s, i);
+      if (n == 0) {
+        out->append("\xEF\xBF\xBD");  // U+FFFD for an ill-formed byte
+        ++i;
+      } else {
+        out->append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 0xf]);
+    }
+    ++i;
+  }
+  out->push_back('"');
+}
+
+std::string FormatRfc3339Millis(absl::Time t) {
+  static const absl::Time kYearOne =
+      absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  if (t < kYearOne || t == absl::InfiniteFuture()) {
+    return "0001-01-01T00:00:00.000Z";
+  }
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, utc);
+  const int64_t ms =
+      absl::ToInt64Milliseconds(t - absl::FromCivil(cs, utc));
+  if (cs.year() > 9999) {
+    return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, utc);
+  }
+  // Fixed-width fields: faster than FormatTime on the hot path.
+  char buf[25];
+  auto put = [&](int pos, int64_t v, int width) {
+    for (int k = width - 1; k >= 0; --k) {
+      buf[pos + k] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    }
+  };
+  put(0, cs.year(), 4);
+  buf[4] = '-';
+  put(5, cs.month(), 2);
+  buf[7] = '-';
+  put(8, cs.day(), 2);
+  buf[10] = 'T';
+  put(11, cs.hour(), 2);
+  buf[13] = ':';
+  put(14, cs.minute(), 2);
+  buf[16] = ':';
+  put(17, cs.second(), 2);
+  buf[19] = '.';
+  put(20, ms, 3);
+  buf[23] = 'Z';
+  return std::string(buf, 24);
+}
+
+std::string EncodeAlertsV2(absl::Span<const engine::Alert> alerts) {
+  // Written directly rather than through a JSON DOM: this runs for every
+  // batch and a DOM costs several allocations per label.
+  std::string out;
+  out.reserve(alerts.size() * 384 + 2);
+  out.push_back('[');
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    const engine::Alert& a = alerts[i];
+    if (i > 0) {
+      out.push_back(',');
+    }
+    out.append("{\"labels\":");
+    AppendLabelsObject(&out, a.labels);
+    if (!a.annotations.empty()) {
+      out.append(",\"annotations\":");
+      AppendLabelsObject(&out, a.annotations);
+    }
+    out.append(",\"startsAt\":\"");
+    out.append(FormatRfc3339Millis(a.starts_at));
+    out.append("\",\"endsAt\":\"");
+    out.append(FormatRfc3339Millis(a.ends_at));
+    out.push_back('"');
+    if (!a.generator_url.empty()) {
+      out.append(",\"generatorURL\":");
+      AppendJsonString(&out, a.generator_url);
+    }
+    out.push_back('}');
+  }
+  out.push_back(']');
+  return out;
+}
+
+uint64_t LabelsFingerprint(const storage::Labels& labels) {
+  // storage::Labels is sorted by name already.
+  uint64_t h = kFnvOffset;
+  for (const storage::Label& l : labels) {
+    h = FnvAdd(h, l.name);
+    h = FnvAddByte(h, 0xff);
+    h = FnvAdd(h, l.value);
+    h = FnvAddByte(h, 0xff);
+  }
+  return h;
+}
+
+std::string FingerprintString(uint64_t fp) { return absl::StrFormat("%016x", fp); }
+
+}  // namespace vigil::rpc::notifier

@@ -1,0 +1,290 @@
+#include "rpc/remote_write/decode.h"
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace vigil::rpc::remote_write {
+namespace {
+
+enum WireType : uint32_t {
+  kVarint = 0,
+  kFixed64 = 1,
+  kLengthDelimited = 2,
+  kStartGroup = 3,
+  kEndGroup = 4,
+  kFixed32 = 5,
+};
+
+// A cursor over one message's bytes; `base` is the absolute offset of data[0]
+// so that errors name the byte within the whole request.
+class Reader {
+ public:
+  Reader(std::string_view data, size_t base) : data_(data), base_(base) {}
+  bool done() const { return pos_ >= data_.size(); }
+  size_t offset() const { return base_ + pos_; }
+
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (pos_ >= data_.size()) return false;
+      uint8_t b = static_cast<uint8_t>(data_[pos_++]);
+      if (shift == 63 && b > 1) return false;  // overflows 64 bits
+      result |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Fixed64(uint64_t* v) {
+    if (data_.size() - pos_ < 8) return false;
+    uint64_t r;
+    std::memcpy(&r, data_.data() + pos_, 8);  // little-endian host (x86/arm)
+    pos_ += 8;
+    *v = r;
+    return true;
+  }
+  bool Bytes(std::string_view* v, size_t* start) {
+    uint64_t len;
+    if (!Varint(&len)) return false;
+    if (len > data_.size() - pos_) return false;
+    *start = base_ + pos_;
+    *v = data_.substr(pos_, len);
+    pos_ += len;
+    return true;
+  }
+  bool Skip(uint32_t wire_type) {
+    uint64_t ignored;
+    std::string_view sv;
+    size_t start;
+    switch (wire_type) {
+      case kVarint:
+        return Varint(&ignored);
+      case kFixed64:
+        return Fixed64(&ignored);
+      case kLengthDelimited:
+        return Bytes(&sv, &start);
+      case kFixed32:
+        if (data_.size() - pos_ < 4) return false;
+        pos_ += 4;
+        return true;
+      default:
+        return false;  // groups are not used by remote-write
+    }
+  }
+
+ private:
+  std::string_view data_;
+  size_t base_;
+  size_t pos_ = 0;
+};
+
+absl::Status Error(std::string_view where, std::string_view what,
+                   size_t offset) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("protobuf: ", absl::string_view(where.data(), where.size()),
+                   ": ", absl::string_view(what.data(), what.size()),
+                   " at byte ", offset));
+}
+
+// Reads a tag; an error for a malformed one (field 0, groups, bad type).
+absl::Status ReadTag(Reader& r, std::string_view where, uint32_t* field,
+                     uint32_t* wire_type) {
+  size_t at = r.offset();
+  uint64_t tag;
+  if (!r.Varint(&tag)) return Error(where, "truncated field tag", at);
+  *field = static_cast<uint32_t>(tag >> 3);
+  *wire_type = static_cast<uint32_t>(tag & 7);
+  if (*field == 0 || (tag >> 3) > 0x1fffffff) {
+    return Error(where, "invalid field number 0", at);
+  }
+  if (*wire_type == kStartGroup || *wire_type == kEndGroup ||
+      *wire_type > kFixed32) {
+    return Error(where, absl::StrCat("unsupported wire type ", *wire_type), at);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SkipField(Reader& r, std::string_view where, uint32_t wire_type) {
+  size_t at = r.offset();
+  if (!r.Skip(wire_type)) return Error(where, "truncated field", at);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeLabel(std::string_view data, size_t base,
+                         const std::string& where, storage::Label* label) {
+  Reader r(data, base);
+  while (!r.done()) {
+    uint32_t field, wt;
+    absl::Status st = ReadTag(r, where, &field, &wt);
+    if (!st.ok()) return st;
+    if ((field == 1 || field == 2) && wt == kLengthDelimited) {
+      std::string_view v;
+      size_t start;
+      size_t at = r.offset();
+      if (!r.Bytes(&v, &start)) {
+        return Error(where, "truncated string", at);
+      }
+      if (!IsValidUtf8(v)) {
+        return Error(where,
+                     field == 1 ? "label name is not valid UTF-8"
+                                : "label value is not valid UTF-8",
+                     start);
+      }
+      (field == 1 ? label->name : label->value).assign(v);
+    } else if (field == 1 || field == 2) {
+      return Error(where, "wrong wire type for string field", r.offset());
+    } else {
+      st = SkipField(r, where, wt);
+      if (!st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeSample(std::string_view data, size_t base,
+                          const std::string& where, storage::Sample* s) {
+  Reader r(data, base);
+  s->t = 0;
+  s->v = 0;
+  while (!r.done()) {
+    uint32_t field, wt;
+    absl::Status st = ReadTag(r, where, &field, &wt);
+    if (!st.ok()) return st;
+    size_t at = r.offset();
+    if (field == 1 && wt == kFixed64) {
+      uint64_t bits;
+      if (!r.Fixed64(&bits)) return Error(where, "truncated value", at);
+      std::memcpy(&s->v, &bits, 8);
+    } else if (field == 2 && wt == kVarint) {
+      uint64_t t;
+      if (!r.Varint(&t)) return Error(where, "truncated timestamp", at);
+      s->t = static_cast<int64_t>(t);
+    } else if (field == 1 || field == 2) {
+      return Error(where, "wrong wire type for sample field", at);
+    } else {
+      st = SkipField(r, where, wt);
+      if (!st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeSeries(std::string_view data, size_t base, size_t index,
+                          DecodedSeries* series, DecodeStats* stats) {
+  Reader r(data, base);
+  std::string where = absl::StrCat("timeseries[", index, "]");
+  while (!r.done()) {
+    uint32_t field, wt;
+    absl::Status st = ReadTag(r, where, &field, &wt);
+    if (!st.ok()) return st;
+    if (field == 1 || field == 2) {
+      if (wt != kLengthDelimited) {
+        return Error(where, "wrong wire type for message field", r.offset());
+      }
+      std::string_view sub;
+      size_t start;
+      size_t at = r.offset();
+      if (!r.Bytes(&sub, &start)) {
+        return Error(where, "truncated length-delimited field", at);
+      }
+      if (field == 1) {
+        std::string w =
+            absl::StrCat(where, ".labels[", series->labels.size(), "]");
+        series->labels.emplace_back();
+        st = DecodeLabel(sub, start, w, &series->labels.back());
+      } else {
+        std::string w =
+            absl::StrCat(where, ".samples[", series->samples.size(), "]");
+        series->samples.emplace_back();
+        st = DecodeSample(sub, start, w, &series->samples.back());
+      }
+      if (!st.ok()) return st;
+    } else {
+      ++stats->ignored_fields;
+      st = SkipField(r, where, wt);
+      if (!st.ok()) return st;
+    }
+  }
+  stats->samples += static_cast<int64_t>(series->samples.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t j = 1; j < len; ++j) {
+      unsigned char cc = static_cast<unsigned char>(s[i + j]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+absl::Status DecodeWriteRequest(std::string_view data,
+                                std::vector<DecodedSeries>* out,
+                                DecodeStats* stats) {
+  Reader r(data, 0);
+  const std::string where = "WriteRequest";
+  while (!r.done()) {
+    uint32_t field, wt;
+    absl::Status st = ReadTag(r, where, &field, &wt);
+    if (!st.ok()) return st;
+    if (field == 1) {
+      if (wt != kLengthDelimited) {
+        return Error(where, "wrong wire type for timeseries", r.offset());
+      }
+      std::string_view sub;
+      size_t start;
+      size_t at = r.offset();
+      if (!r.Bytes(&sub, &start)) {
+        return Error(absl::StrCat("timeseries[", out->size(), "]"),
+                     "truncated length-delimited field", at);
+      }
+      out->emplace_back();
+      st = DecodeSeries(sub, start, out->size() - 1, &out->back(), stats);
+      if (!st.ok()) return st;
+    } else {
+      ++stats->ignored_fields;
+      st = SkipField(r, where, wt);
+      if (!st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigil::rpc::remote_write

@@ -1,0 +1,105 @@
+// The vigil binary: the server (default) or a promtool-style sub-command.
+#include <signal.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rpc/server/config.h"
+#include "rpc/server/flags.h"
+#include "rpc/server/self_metrics.h"
+#include "rpc/server/server.h"
+#include "rpc/server/subcommands.h"
+#include "storage/base/clock.h"
+#include "storage/base/logfmt.h"
+
+namespace vigil::rpc::server {
+namespace {
+
+bool FileExists(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return false;
+  std::fclose(f);
+  return true;
+}
+
+// --config.file when given; else testdata/vigil.yml in the workspace (under
+// `bazel run`) or the current directory; else the built-in default ("").
+std::string ResolveConfigPath(const Flags& flags) {
+  if (flags.config_file_set) return flags.config_file;
+  if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY")) {
+    std::string p = absl::StrCat(ws, "/testdata/vigil.yml");
+    if (FileExists(p)) return p;
+  }
+  if (FileExists("testdata/vigil.yml")) return "testdata/vigil.yml";
+  return "";
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (auto code = RunSubcommand(args, std::cout, std::cerr)) return *code;
+
+  auto flags = ParseFlags(args);
+  if (!flags.ok()) {
+    std::cerr << "vigil: error: " << flags.status().message()
+              << ", try --help\n";
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << FlagsHelp("vigil");
+    return 0;
+  }
+  if (flags->version) {
+    std::cout << VersionText();
+    return 0;
+  }
+  Logger::Default().SetLevel(flags->log_level);
+  Logger::Default().SetFormat(flags->log_format);
+
+  // Block the stop signals in every thread (threads inherit the mask); one
+  // thread waits for them below.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  log::Info("Starting vigil", {{"version", VersionText().substr(0, VersionText().find('\n'))}});
+  std::string path = ResolveConfigPath(*flags);
+  absl::StatusOr<Config> config =
+      path.empty() ? ParseConfig(DefaultConfigText(), "") : LoadConfigFile(path);
+  if (!config.ok()) {
+    log::Error("Error loading config", {{"file", path}, {"err", config.status()}});
+    return 1;
+  }
+  log::Info("Loaded configuration file",
+            {{"filename", path.empty() ? "(built-in default)" : path}});
+  for (const std::string& s : config->ignored_sections) {
+    log::Warn("Ignoring configuration section vigil has no use for",
+              {{"section", s}});
+  }
+
+  auto server = Server::Start(*flags, *std::move(config), Clock::Real());
+  if (!server.ok()) {
+    log::Error("Unable to start web listener", {{"err", server.status()}});
+    return 1;
+  }
+  log::Info("Server is ready to receive web requests.",
+            {{"address", flags->listen_address}, {"port", (*server)->port()}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::Warn("Received signal, exiting gracefully...",
+            {{"signal", sig == SIGINT ? "interrupt" : "terminated"}});
+  (*server)->Stop();
+  log::Info("See you next time!");
+  return 0;
+}
+
+}  // namespace
+}  // namespace vigil::rpc::server
+
+int main(int argc, char** argv) { return vigil::rpc::server::Main(argc, argv); }

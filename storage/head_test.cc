@@ -1,0 +1,524 @@
+#include "storage/head.h"
+
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "storage/base/clock.h"
+#include "storage/base/status_matchers.h"
+
+namespace vigil::storage {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+
+Labels L(std::vector<Label> l) {
+  auto r = Labels::FromUnsorted(std::move(l));
+  EXPECT_TRUE(r.ok());
+  return *r;
+}
+
+Matcher M(MatchType t, std::string name, std::string value) {
+  auto m = Matcher::Create(t, std::move(name), std::move(value));
+  EXPECT_TRUE(m.ok()) << m.status();
+  return *m;
+}
+
+AppendStats AppendOne(Head& head, const Labels& labels,
+                      std::vector<Sample> samples) {
+  SeriesSamples s{&labels, samples};
+  auto r = head.Append({&s, 1});
+  EXPECT_THAT(r, IsOk());
+  return r.ok() ? *r : AppendStats{};
+}
+
+std::vector<Sample> Read(const Head& head, SeriesRef ref, int64_t mint = kMin,
+                         int64_t maxt = kMax) {
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  const size_t n = head.ReadSamples(ref, mint, maxt, &ts, &vs);
+  EXPECT_EQ(n, ts.size());
+  std::vector<Sample> out;
+  for (size_t i = 0; i < ts.size(); ++i) out.push_back({ts[i], vs[i]});
+  return out;
+}
+
+SeriesRef RefOf(const Head& head, const Labels& labels) {
+  std::vector<Matcher> ms;
+  for (const Label& l : labels) ms.push_back(M(MatchType::kEqual, l.name, l.value));
+  auto r = head.Select(ms, kMin, kMax);
+  EXPECT_THAT(r, IsOk());
+  EXPECT_EQ(r->size(), 1u);
+  return r->empty() ? 0 : (*r)[0].ref;
+}
+
+MATCHER_P2(SampleIs, t, v, "") {
+  return arg.t == t && std::bit_cast<uint64_t>(arg.v) ==
+                           std::bit_cast<uint64_t>(static_cast<double>(v));
+}
+
+TEST(Head, AppendReadRoundTripAcrossChunks) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels up = L({{"__name__", "up"}, {"job", "a"}});
+  std::vector<Sample> samples;
+  for (int i = 0; i < 1000; ++i) samples.push_back({i * 15000, i * 0.5});
+  AppendStats st = AppendOne(head, up, samples);
+  EXPECT_EQ(st.appended, 1000);
+  EXPECT_EQ(st.rejected(), 0);
+  const SeriesRef ref = RefOf(head, up);
+  std::vector<Sample> got = Read(head, ref);
+  ASSERT_EQ(got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(got[i].t, i * 15000);
+    ASSERT_EQ(got[i].v, i * 0.5);
+  }
+  // A range inside the 3rd..5th chunk.
+  got = Read(head, ref, 300 * 15000, 500 * 15000);
+  ASSERT_EQ(got.size(), 201u);
+  EXPECT_EQ(got.front().t, 300 * 15000);
+  EXPECT_EQ(got.back().t, 500 * 15000);
+  HeadStats hs = head.Stats();
+  EXPECT_EQ(hs.series, 1);
+  EXPECT_EQ(hs.samples, 1000);
+  EXPECT_EQ(hs.chunks, 9);  // 8 closed of 120 + the open one
+  EXPECT_GT(hs.chunk_bytes, 0);
+  EXPECT_EQ(head.MinTime(), 0);
+  EXPECT_EQ(head.MaxTime(), 999 * 15000);
+  // Unknown ref: nothing, no crash.
+  EXPECT_THAT(Read(head, ref + 12345), IsEmpty());
+}
+
+TEST(Head, DuplicatesAndStaleness) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels s = L({{"__name__", "x"}, {"job", "a"}});
+  AppendOne(head, s, {{1000, 1}, {2000, StaleNaN()}});
+  AppendStats st = AppendOne(head, s, {{2000, StaleNaN()}});
+  EXPECT_EQ(st.duplicates_ignored, 1);
+  EXPECT_EQ(st.rejected(), 0);
+  // A NaN that is not the stale marker is a different value.
+  st = AppendOne(head, s,
+                 {{2000, std::numeric_limits<double>::quiet_NaN()}});
+  EXPECT_EQ(st.rejected_duplicate_timestamp, 1);
+  EXPECT_THAT(st.first_rejection,
+              HasSubstr("duplicate sample for timestamp: series "
+                        "x{job=\"a\"} t=2000"));
+  AppendOne(head, s, {{3000, 5}});
+  st = AppendOne(head, s, {{3000, 5}, {3000, 6}});
+  EXPECT_EQ(st.duplicates_ignored, 1);
+  EXPECT_EQ(st.rejected_duplicate_timestamp, 1);
+  const auto got = Read(head, RefOf(head, s));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(IsStaleNaN(got[1].v));
+  EXPECT_THAT(got[2], SampleIs(3000, 5));
+}
+
+TEST(Head, OutOfOrderRejectedWithoutWindow) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels s = L({{"__name__", "x"}, {"job", "a"}});
+  AppendOne(head, s, {{2000, 1}});
+  AppendStats st = AppendOne(head, s, {{1000, 1}, {3000, 2}});
+  EXPECT_EQ(st.rejected_out_of_order, 1);
+  EXPECT_EQ(st.appended, 1);
+  EXPECT_EQ(st.first_rejection,
+            "out of order sample: series x{job=\"a\"} t=1000 (newest 2000)");
+}
+
+TEST(Head, OutOfOrderWindow) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.out_of_order_window_ms = 10000;
+  Head head(opts, &clock);
+  const Labels s = L({{"__name__", "x"}});
+  std::vector<Sample> in;
+  for (int i = 0; i < 200; ++i) in.push_back({i * 100, 1.0 * i});
+  AppendOne(head, s, in);  // newest 19900
+  AppendStats st = AppendOne(head, s, {{9899, 1}});
+  EXPECT_EQ(st.rejected_out_of_order, 1);  // 9899 < 19900 - 10000
+  st = AppendOne(head, s, {{10050, -1}, {15050, -2}, {15050, -2}, {15050, 3}});
+  EXPECT_EQ(st.appended, 2);
+  EXPECT_EQ(st.duplicates_ignored, 1);
+  EXPECT_EQ(st.rejected_duplicate_timestamp, 1);
+  // Same timestamp as an in-order sample inside the window.
+  st = AppendOne(head, s, {{15000, 150}, {15100, 7}});
+  EXPECT_EQ(st.duplicates_ignored, 1);
+  EXPECT_EQ(st.rejected_duplicate_timestamp, 1);
+  const SeriesRef ref = RefOf(head, s);
+  auto got = Read(head, ref, 10000, 15100);
+  ASSERT_EQ(got.size(), 54u);  // 52 in order + 2 late
+  EXPECT_THAT(got[0], SampleIs(10000, 100));
+  EXPECT_THAT(got[1], SampleIs(10050, -1));
+  EXPECT_THAT(got[2], SampleIs(10100, 101));
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1].t, got[i].t);
+
+  // Enough out-of-order samples to fold the buffer into the chunks.
+  std::vector<Sample> late;
+  for (int i = 0; i < 99; ++i) late.push_back({10001 + i * 100, 1000.0 + i});
+  st = AppendOne(head, s, late);
+  EXPECT_EQ(st.appended, 99);
+  got = Read(head, ref);
+  ASSERT_EQ(got.size(), 200u + 2 + 99);
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1].t, got[i].t);
+  EXPECT_EQ(head.Stats().samples, 301);
+  // Still in order after folding, and new in-order samples go on appending.
+  st = AppendOne(head, s, {{20000, 1}, {10001, 1000}});
+  EXPECT_EQ(st.appended, 1);
+  EXPECT_EQ(st.duplicates_ignored, 1);
+}
+
+struct MatchCase {
+  std::vector<Matcher> matchers;
+  std::vector<std::string> want;  // series ToString, sorted
+};
+
+TEST(Head, Matchers) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const std::vector<Labels> all = {
+      L({{"__name__", "up"}, {"job", "api"}, {"instance", "host-1"}}),
+      L({{"__name__", "up"}, {"job", "api"}, {"instance", "host-10"}}),
+      L({{"__name__", "up"}, {"job", "db"}, {"instance", "host-2"}}),
+      L({{"__name__", "up"}, {"instance", "host-3"}}),  // no job
+      L({{"__name__", "requests_total"}, {"job", "api"}, {"code", "200"}}),
+  };
+  for (const Labels& l : all) AppendOne(head, l, {{1000, 1}});
+  using enum MatchType;
+  const std::vector<MatchCase> cases = {
+      {{M(kEqual, "__name__", "up")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}",
+        "up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kEqual, "job", "api")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kNotEqual, "job", "api")},
+       {"up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kEqual, "job", "")},
+       {"up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kNotEqual, "job", "")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}",
+        "up{instance=\"host-2\", job=\"db\"}"}},
+      {{M(kRegexMatch, "job", "api|db")},
+       {"requests_total{code=\"200\", job=\"api\"}",
+        "up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}",
+        "up{instance=\"host-2\", job=\"db\"}"}},
+      {{M(kRegexMatch, "instance", "host-1.*")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}"}},
+      {{M(kRegexMatch, "instance", "host-[23]")},
+       {"up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kRegexMatch, "job", "db|")},
+       {"up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kRegexNoMatch, "job", "a.*")},
+       {"up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kRegexNoMatch, "job", "api|db")},
+       {"up{instance=\"host-3\"}"}},
+      {{M(kEqual, "__name__", "up"), M(kRegexMatch, "job", ".*")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}",
+        "up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kRegexMatch, "job", ".+"), M(kEqual, "code", "200")},
+       {"requests_total{code=\"200\", job=\"api\"}"}},
+      {{M(kEqual, "__name__", "nope")}, {}},
+      {{M(kEqual, "nolabel", "x")}, {}},
+      {{M(kEqual, "__name__", "up"), M(kEqual, "nolabel", "")},
+       {"up{instance=\"host-1\", job=\"api\"}",
+        "up{instance=\"host-10\", job=\"api\"}",
+        "up{instance=\"host-2\", job=\"db\"}", "up{instance=\"host-3\"}"}},
+      {{M(kEqual, "job", "api"), M(kEqual, "job", "db")}, {}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    auto r = head.Select(cases[i].matchers, kMin, kMax);
+    ASSERT_THAT(r, IsOk()) << "case " << i;
+    std::vector<std::string> got;
+    for (const SeriesHandle& h : *r) got.push_back(h.labels.ToString());
+    EXPECT_EQ(got, cases[i].want) << "case " << i;
+  }
+}
+
+TEST(Head, SelectErrorsAndTimeRange) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels a = L({{"__name__", "a"}});
+  const Labels b = L({{"__name__", "b"}});
+  AppendOne(head, a, {{1000, 1}, {2000, 1}});
+  AppendOne(head, b, {{5000, 1}});
+  using enum MatchType;
+  EXPECT_THAT(head.Select({}, kMin, kMax),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  const std::vector<Matcher> empty_ones = {M(kRegexMatch, "__name__", ".*"),
+                                           M(kEqual, "job", "")};
+  EXPECT_THAT(head.Select(empty_ones, kMin, kMax),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("empty string")));
+  const std::vector<Matcher> any = {M(kRegexMatch, "__name__", ".+")};
+  auto r = head.Select(any, 2500, 4000);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(*r, IsEmpty());
+  r = head.Select(any, 2000, 4999);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_EQ(r->size(), 1u);
+  EXPECT_EQ((*r)[0].labels, a);
+  r = head.Select(any, 0, 10000);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_EQ(r->size(), 2u);
+}
+
+TEST(Head, LabelNamesAndValues) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  AppendOne(head, L({{"__name__", "up"}, {"job", "a"}}), {{1000, 1}});
+  AppendOne(head, L({{"__name__", "up"}, {"job", "b"}, {"zone", "eu"}}),
+            {{5000, 1}});
+  AppendOne(head, L({{"__name__", "other"}, {"team", "x"}}), {{9000, 1}});
+  auto names = head.LabelNames({}, kMin, kMax);
+  ASSERT_THAT(names, IsOk());
+  EXPECT_THAT(*names, ElementsAre("__name__", "job", "team", "zone"));
+  names = head.LabelNames({}, 0, 6000);
+  ASSERT_THAT(names, IsOk());
+  EXPECT_THAT(*names, ElementsAre("__name__", "job", "zone"));
+  const std::vector<Matcher> up = {M(MatchType::kEqual, "__name__", "up")};
+  names = head.LabelNames(up, kMin, kMax);
+  ASSERT_THAT(names, IsOk());
+  EXPECT_THAT(*names, ElementsAre("__name__", "job", "zone"));
+
+  auto values = head.LabelValues("job", {}, kMin, kMax);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, ElementsAre("a", "b"));
+  values = head.LabelValues("job", {}, 0, 2000);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, ElementsAre("a"));
+  values = head.LabelValues("__name__", {}, kMin, kMax);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, ElementsAre("other", "up"));
+  const std::vector<Matcher> zone = {M(MatchType::kEqual, "zone", "eu")};
+  values = head.LabelValues("job", zone, kMin, kMax);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, ElementsAre("b"));
+  values = head.LabelValues("missing", {}, kMin, kMax);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, IsEmpty());
+  const std::vector<Matcher> bad = {M(MatchType::kEqual, "job", "")};
+  EXPECT_THAT(head.LabelValues("job", bad, kMin, kMax),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Head, TruncateDropsSeriesAndBumpsGeneration) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels old_s = L({{"__name__", "old"}});
+  const Labels live = L({{"__name__", "live"}});
+  std::vector<Sample> samples;
+  for (int i = 0; i < 500; ++i) samples.push_back({i * 1000, 1.0 * i});
+  AppendOne(head, old_s, {{1000, 1}, {2000, 2}});
+  AppendOne(head, live, samples);
+  const SeriesRef old_ref = RefOf(head, old_s);
+  const SeriesRef live_ref = RefOf(head, live);
+  const uint64_t gen = head.IndexGeneration();
+  const HeadStats before = head.Stats();
+  EXPECT_EQ(before.series, 2);
+
+  head.Truncate(250500);
+  EXPECT_GT(head.IndexGeneration(), gen);
+  EXPECT_THAT(Read(head, old_ref), IsEmpty());
+  auto got = Read(head, live_ref);
+  ASSERT_EQ(got.size(), 249u);
+  EXPECT_EQ(got.front().t, 251000);
+  const HeadStats after = head.Stats();
+  EXPECT_EQ(after.series, 1);
+  EXPECT_LT(after.chunks, before.chunks);
+  EXPECT_LT(after.chunk_bytes, before.chunk_bytes);
+  const std::vector<Matcher> old_m = {M(MatchType::kEqual, "__name__", "old")};
+  auto r = head.Select(old_m, kMin, kMax);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(*r, IsEmpty());
+  auto values = head.LabelValues("__name__", {}, kMin, kMax);
+  ASSERT_THAT(values, IsOk());
+  EXPECT_THAT(*values, ElementsAre("live"));
+  // Older samples are now refused; a truncate that drops nothing keeps the
+  // generation.
+  AppendStats st = AppendOne(head, old_s, {{3000, 1}});
+  EXPECT_EQ(st.rejected_too_old, 1);
+  EXPECT_THAT(st.first_rejection, HasSubstr("sample too old"));
+  const uint64_t gen2 = head.IndexGeneration();
+  head.Truncate(250500);
+  EXPECT_EQ(head.IndexGeneration(), gen2);
+  // Re-creating a dropped series gives it a new ref.
+  AppendOne(head, old_s, {{600000, 1}});
+  EXPECT_NE(RefOf(head, old_s), old_ref);
+}
+
+TEST(Head, RetentionRejectsTooOld) {
+  SimulatedClock clock(absl::FromUnixMillis(1000000));
+  HeadOptions opts;
+  opts.retention_ms = 100000;
+  Head head(opts, &clock);
+  const Labels s = L({{"__name__", "x"}});
+  AppendStats st = AppendOne(head, s, {{800000, 1}, {950000, 2}});
+  EXPECT_EQ(st.rejected_too_old, 1);
+  EXPECT_EQ(st.appended, 1);
+  // Background retention starts and stops cleanly (its effect is Truncate,
+  // tested above).
+  head.StartBackgroundRetention(absl::Milliseconds(1));
+  head.Stop();
+  EXPECT_EQ(head.Stats().series, 1);
+}
+
+TEST(Head, InvalidBatch) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels ok = L({{"__name__", "x"}});
+  const Labels empty;
+  const std::vector<Sample> one = {{1, 1}};
+  const std::vector<SeriesSamples> batch = {{&ok, one}, {&empty, one}};
+  EXPECT_THAT(head.Append(batch), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("series 1")));
+  EXPECT_EQ(head.Stats().series, 0);
+}
+
+TEST(Head, ResourceExhaustedAppliesNothing) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.max_series = 2;
+  Head head(opts, &clock);
+  const Labels a = L({{"__name__", "a"}});
+  const Labels b = L({{"__name__", "b"}});
+  const Labels c = L({{"__name__", "c"}});
+  AppendOne(head, a, {{1000, 1}});
+  const std::vector<Sample> s2 = {{2000, 2}};
+  const std::vector<SeriesSamples> batch = {{&a, s2}, {&b, s2}, {&c, s2}};
+  EXPECT_THAT(head.Append(batch),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("series limit")));
+  EXPECT_EQ(head.Stats().series, 1);
+  EXPECT_EQ(head.Stats().samples, 1);  // a's sample at 2000 not applied
+  const std::vector<SeriesSamples> fits = {{&a, s2}, {&b, s2}};
+  auto r = head.Append(fits);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->appended, 2);
+
+  HeadOptions bytes_opts;
+  bytes_opts.max_chunk_bytes = 1000;
+  Head small(bytes_opts, &clock);
+  std::vector<Sample> many;
+  for (int i = 0; i < 1000; ++i) many.push_back({i, 1.0 * i});
+  SeriesSamples big{&a, many};
+  EXPECT_THAT(small.Append({&big, 1}),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("chunk memory limit")));
+  EXPECT_EQ(small.Stats().series, 0);
+}
+
+TEST(Head, ConcurrentAppendsAndReads) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.num_shards = 4;  // more contention
+  Head head(opts, &clock);
+  constexpr int kSeriesPerThread = 200;
+  constexpr int kRounds = 50;
+  std::vector<std::vector<Labels>> labels(2);
+  for (int k = 0; k < 2; ++k) {
+    for (int i = 0; i < kSeriesPerThread; ++i) {
+      // Half the series are shared between the threads.
+      const std::string owner = i % 2 == 0 ? "shared" : std::to_string(k);
+      labels[k].push_back(L({{"__name__", "m"},
+                             {"owner", owner},
+                             {"i", std::to_string(i)}}));
+    }
+  }
+  std::atomic<bool> done{false};
+  std::vector<AppendStats> totals(2);
+  auto writer = [&](int k) {
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<Sample> s = {{round * 1000, 1.0 * round}};
+      std::vector<SeriesSamples> batch;
+      for (const Labels& l : labels[k]) batch.push_back({&l, s});
+      auto r = head.Append(batch);
+      ASSERT_THAT(r, IsOk());
+      totals[k].appended += r->appended;
+      totals[k].duplicates_ignored += r->duplicates_ignored;
+      totals[k].rejected_out_of_order += r->rejected_out_of_order;
+    }
+  };
+  int64_t reads = 0;
+  std::thread reader([&] {
+    const std::vector<Matcher> ms = {M(MatchType::kEqual, "__name__", "m")};
+    while (!done.load()) {
+      auto r = head.Select(ms, kMin, kMax);
+      ASSERT_THAT(r, IsOk());
+      for (const SeriesHandle& h : *r) {
+        std::vector<int64_t> ts;
+        std::vector<double> vs;
+        head.ReadSamples(h.ref, kMin, kMax, &ts, &vs);
+        for (size_t i = 1; i < ts.size(); ++i) ASSERT_LT(ts[i - 1], ts[i]);
+      }
+      ++reads;
+    }
+  });
+  std::thread w0(writer, 0), w1(writer, 1);
+  w0.join();
+  w1.join();
+  done = true;
+  reader.join();
+  EXPECT_GT(reads, 0);
+  const HeadStats st = head.Stats();
+  EXPECT_EQ(st.series, 300);  // 100 shared + 2 * 100 own
+  EXPECT_EQ(st.samples, 300 * kRounds);
+  const int64_t accounted = totals[0].appended + totals[1].appended +
+                            totals[0].duplicates_ignored +
+                            totals[1].duplicates_ignored +
+                            totals[0].rejected_out_of_order +
+                            totals[1].rejected_out_of_order;
+  EXPECT_EQ(accounted, 2 * kSeriesPerThread * kRounds);
+  EXPECT_EQ(totals[0].appended + totals[1].appended, 300 * kRounds);
+}
+
+TEST(Head, MemoryPerSeriesEstimate) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  constexpr int kSeries = 10000;
+  std::vector<Labels> labels;
+  for (int i = 0; i < kSeries; ++i) {
+    labels.push_back(L({{"__name__", "node_metric_" + std::to_string(i % 50)},
+                        {"job", "node"},
+                        {"instance", "host-" + std::to_string(i / 50) + ":9100"},
+                        {"region", "eu-west-1"},
+                        {"zone", "eu-west-1" + std::string(1, 'a' + i % 3)},
+                        {"env", "prod"},
+                        {"team", "infra"},
+                        {"device", "dev" + std::to_string(i % 7)}}));
+  }
+  std::vector<SeriesSamples> batch(kSeries);
+  std::vector<std::vector<Sample>> samples(kSeries);
+  for (int round = 0; round < 100; ++round) {
+    for (int i = 0; i < kSeries; ++i) {
+      samples[i] = {{round * 15000, static_cast<double>((i % 4) * round)}};
+      batch[i] = {&labels[i], samples[i]};
+    }
+    ASSERT_THAT(head.Append(batch), IsOk());
+  }
+  const HeadStats st = head.Stats();
+  EXPECT_EQ(st.series, kSeries);
+  EXPECT_EQ(st.samples, kSeries * 100);
+  const double per_series =
+      static_cast<double>(st.approx_memory_bytes) / kSeries;
+  EXPECT_LT(per_series, 1400) << "bytes per series";
+  EXPECT_GT(per_series, 200);  // sanity: it does count something
+}
+
+}  // namespace
+}  // namespace vigil::storage
