@@ -378,6 +378,31 @@ def markdown(results, info):
     return "\n".join(lines) + "\n"
 
 
+def plot(results, path):
+    """Bar charts of the per-sample and per-series costs (needs matplotlib,
+    e.g. /usr/bin/python3 on Debian). Returns False when unavailable."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    ok = [r for r in results if r.get("ok")]
+    labels = [f"{r['target']}\n{r['series']:,} series" for r in ok]
+    figs = [("samples_per_second", "samples/s"),
+            ("cpu_seconds_per_million_samples", "CPU s / 1M samples"),
+            ("rss_bytes_per_series", "RSS bytes / series")]
+    fig, axes = plt.subplots(1, len(figs), figsize=(5 * len(figs), 4))
+    for ax, (key, title) in zip(axes, figs):
+        ax.bar(range(len(ok)), [r[key] or 0 for r in ok])
+        ax.set_xticks(range(len(ok)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return True
+
+
 def main():
     # SIGTERM (timeout, Bazel) must still run the cleanup in `finally`.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -404,6 +429,8 @@ def main():
     p.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
     p.add_argument("--keep-data", action="store_true")
     p.add_argument("--note", default="", help="free text stored with the results")
+    p.add_argument("--plot", action="store_true",
+                   help="also write ingest-<date>.png (needs matplotlib)")
     args = p.parse_args()
     args.target_arg = {}
 
@@ -452,6 +479,9 @@ def main():
     table = markdown(results, info)
     with open(os.path.join(args.out_dir, f"ingest-{stamp}.md"), "w") as f:
         f.write(table)
+    if args.plot:
+        png = os.path.join(args.out_dir, f"ingest-{stamp}.png")
+        print(f"wrote {png}" if plot(results, png) else "no matplotlib: no plot")
     print()
     print(table)
     print(f"wrote {json_path}")

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/rule_template.h"
 #include "engine/str_util.h"
@@ -16,19 +17,6 @@ namespace {
 absl::Time MsToTime(int64_t ms) { return absl::FromUnixMillis(ms); }
 
 int64_t DurationMs(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
-
-// Annotation values expanded per alert; empty results are left out, as a
-// label set cannot hold empty values.
-storage::Labels BuildAnnotations(const std::vector<storage::Label>& expanded) {
-  std::vector<storage::Label> out;
-  out.reserve(expanded.size());
-  for (const storage::Label& l : expanded) {
-    if (!l.value.empty()) {
-      out.push_back(l);
-    }
-  }
-  return storage::Labels::FromSorted(std::move(out));
-}
 
 }  // namespace
 
@@ -59,7 +47,33 @@ AlertingRule::AlertingRule(RuleSpec spec, InstantQueryFunc query,
       options_(std::move(options)),
       generator_url_(absl::StrCat(options_.external_url, "/graph?g0.expr=",
                                   QueryEscape(spec_.expr), "&g0.tab=1")),
-      restored_(options_.restored) {}
+      restored_(options_.restored) {
+  bool alertname_added = false;
+  for (size_t i = 0; i < spec_.labels.size(); ++i) {
+    const storage::Label& l = spec_.labels[i];
+    if (!alertname_added && l.name >= kAlertNameLabel) {
+      overrides_.push_back({std::string(kAlertNameLabel), -1});
+      alertname_added = true;
+    }
+    if (l.name == kAlertNameLabel) {
+      continue;  // alertname always wins over a rule label of that name
+    }
+    overrides_.push_back({l.name, static_cast<int>(label_templates_.size())});
+    label_templates_.emplace_back(spec_.name, l.value);
+  }
+  if (!alertname_added) {
+    overrides_.push_back({std::string(kAlertNameLabel), -1});
+  }
+  for (const storage::Label& a : spec_.annotations) {
+    annotation_templates_.emplace_back(spec_.name, a.value);
+  }
+  for (const RuleTemplate& t : label_templates_) {
+    has_templates_ |= !t.literal();
+  }
+  for (const RuleTemplate& t : annotation_templates_) {
+    has_templates_ |= !t.literal();
+  }
+}
 
 std::string AlertingRule::GeneratorURL() const { return generator_url_; }
 
@@ -71,58 +85,108 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
     return res.status();
   }
 
-  // Step 1-3 of the spec: labels from the sample (minus __name__), rule
-  // labels expanded as templates on top, then alertname.
-  absl::flat_hash_map<uint64_t, Entry> current;
-  current.reserve(res->size());
-  storage::LabelsBuilder lb;
-  std::vector<storage::Label> expanded;
+  // Steps 1-3 of the spec: labels from the sample (minus __name__), rule
+  // labels expanded as templates on top, then alertname. Everything is
+  // computed before any state changes, so a duplicate label set leaves the
+  // rule as it was.
+  struct Candidate {
+    storage::Labels labels;
+    storage::Labels annotations;
+    double value;
+    uint64_t hash;
+  };
+  std::vector<Candidate> candidates;
+  candidates.reserve(res->size());
+  absl::flat_hash_set<uint64_t> seen;
+  seen.reserve(res->size());
+  std::vector<std::string> override_values(overrides_.size());
+  std::vector<storage::Label> merged;
+  std::vector<storage::Label> annotations;
   for (const EvalSample& s : *res) {
-    RuleTemplateContext ctx;
-    ctx.labels = &s.labels;
-    ctx.external_labels = &options_.external_labels;
-    ctx.external_url = options_.external_url;
-    ctx.value = s.value;
-    ctx.eval_time_ms = ts_ms;
-    ctx.query = options_.template_query ? &options_.template_query : nullptr;
-
-    lb.Reset(s.labels);
-    lb.Del(storage::kMetricNameLabel);
-    for (const storage::Label& l : spec_.labels) {
-      lb.Set(l.name, ExpandRuleTemplate(spec_.name, l.value, ctx));
+    std::optional<tmpl::Data> data;
+    tmpl::Env env;
+    if (has_templates_) {
+      RuleTemplateContext ctx;
+      ctx.labels = &s.labels;
+      ctx.external_labels = &options_.external_labels;
+      ctx.external_url = options_.external_url;
+      ctx.value = s.value;
+      ctx.eval_time_ms = ts_ms;
+      ctx.query = options_.template_query ? &options_.template_query : nullptr;
+      data = MakeTemplateData(ctx);
+      env = MakeTemplateEnv(ctx);
     }
-    lb.Set(kAlertNameLabel, spec_.name);
-    expanded.clear();
-    for (const storage::Label& a : spec_.annotations) {
-      expanded.push_back({a.name, ExpandRuleTemplate(spec_.name, a.value, ctx)});
+    static const tmpl::Data kNoData;
+    const tmpl::Data& d = data.has_value() ? *data : kNoData;
+    for (size_t i = 0; i < overrides_.size(); ++i) {
+      const int ti = overrides_[i].template_index;
+      override_values[i] =
+          ti < 0 ? spec_.name : label_templates_[ti].Expand(d, env);
     }
-    Entry e;
-    e.labels = lb.Build();
-    e.annotations = BuildAnnotations(expanded);
-    e.state = AlertState::kPending;
-    e.active_at = ts_ms;
-    e.value = s.value;
-    uint64_t h = e.labels.Hash();
-    if (!current.emplace(h, std::move(e)).second) {
+    // Merge the sorted sample labels with the sorted overrides.
+    merged.clear();
+    merged.reserve(s.labels.size() + overrides_.size());
+    size_t oi = 0;
+    for (const storage::Label& l : s.labels) {
+      while (oi < overrides_.size() && overrides_[oi].name < l.name) {
+        if (!override_values[oi].empty()) {
+          merged.push_back({overrides_[oi].name, override_values[oi]});
+        }
+        ++oi;
+      }
+      if (oi < overrides_.size() && overrides_[oi].name == l.name) {
+        if (!override_values[oi].empty()) {
+          merged.push_back({overrides_[oi].name, override_values[oi]});
+        }
+        ++oi;
+        continue;
+      }
+      if (l.name != storage::kMetricNameLabel) {
+        merged.push_back(l);
+      }
+    }
+    for (; oi < overrides_.size(); ++oi) {
+      if (!override_values[oi].empty()) {
+        merged.push_back({overrides_[oi].name, override_values[oi]});
+      }
+    }
+    annotations.clear();
+    for (size_t i = 0; i < annotation_templates_.size(); ++i) {
+      std::string v = annotation_templates_[i].Expand(d, env);
+      if (!v.empty()) {
+        annotations.push_back({spec_.annotations[i].name, std::move(v)});
+      }
+    }
+    Candidate c{storage::Labels::FromSorted(merged),
+                storage::Labels::FromSorted(annotations), s.value, 0};
+    c.hash = c.labels.Hash();
+    if (!seen.insert(c.hash).second) {
       return absl::InvalidArgumentError(
           "vector contains metrics with the same labelset after applying "
           "alert labels");
     }
+    candidates.push_back(std::move(c));
   }
 
   absl::MutexLock lock(&mu_);
-  for (auto& [h, e] : current) {
-    auto it = active_.find(h);
+  for (Candidate& c : candidates) {
+    auto it = active_.find(c.hash);
     if (it != active_.end() && it->second.state != AlertState::kInactive) {
-      it->second.value = e.value;
-      it->second.annotations = std::move(e.annotations);
+      it->second.value = c.value;
+      it->second.annotations = std::move(c.annotations);
       continue;
     }
+    Entry e;
+    e.labels = std::move(c.labels);
+    e.annotations = std::move(c.annotations);
+    e.state = AlertState::kPending;
+    e.active_at = ts_ms;
+    e.value = c.value;
     if (spec_.for_duration > absl::ZeroDuration()) {
       changes_.push_back(
           {AlertTransition::kPending, ToAlert(e), MsToTime(ts_ms)});
     }
-    active_[h] = std::move(e);
+    active_[c.hash] = std::move(e);
   }
 
   const int64_t hold_ms = DurationMs(spec_.for_duration);
@@ -133,7 +197,7 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
   for (auto it = active_.begin(); it != active_.end();) {
     Entry& a = it->second;
     bool erase = false;
-    if (!current.contains(it->first)) {
+    if (!seen.contains(it->first)) {
       // Not returned by this evaluation: keep firing for keep_firing_for,
       // else pending alerts vanish and firing ones resolve.
       bool keep_firing = false;
@@ -188,19 +252,26 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
   return out;
 }
 
-EvalSample AlertingRule::AlertSample(const Entry& e, int64_t t) const {
-  storage::LabelsBuilder lb(e.labels);
-  lb.Set(storage::kMetricNameLabel, kAlertMetricName);
-  lb.Set(kAlertStateLabel, AlertStateName(e.state));
-  return EvalSample{lb.Build(), t, 1.0};
+EvalSample AlertingRule::AlertSample(Entry& e, int64_t t) const {
+  if (e.series_labels.empty() || e.series_state != e.state) {
+    storage::LabelsBuilder lb(e.labels);
+    lb.Set(storage::kMetricNameLabel, kAlertMetricName);
+    lb.Set(kAlertStateLabel, AlertStateName(e.state));
+    e.series_labels = lb.Build();
+    e.series_state = e.state;
+  }
+  return EvalSample{e.series_labels, t, 1.0};
 }
 
-EvalSample AlertingRule::ForStateSample(const Entry& e, int64_t t) const {
-  storage::LabelsBuilder lb(e.labels);
-  lb.Set(storage::kMetricNameLabel, kAlertForStateMetricName);
+EvalSample AlertingRule::ForStateSample(Entry& e, int64_t t) const {
+  if (e.for_state_labels.empty()) {
+    storage::LabelsBuilder lb(e.labels);
+    lb.Set(storage::kMetricNameLabel, kAlertForStateMetricName);
+    e.for_state_labels = lb.Build();
+  }
   // Whole seconds, as Prometheus stores ActiveAt.Unix().
   double active_s = std::floor(static_cast<double>(e.active_at) / 1000.0);
-  return EvalSample{lb.Build(), t, active_s};
+  return EvalSample{e.for_state_labels, t, active_s};
 }
 
 Alert AlertingRule::ToAlert(const Entry& e) const {

@@ -18,6 +18,7 @@
 #include "engine/alert_sink.h"
 #include "engine/query_func.h"
 #include "engine/rule.h"
+#include "engine/rule_template.h"
 #include "storage/labels.h"
 #include "storage/storage.h"
 
@@ -109,15 +110,30 @@ class AlertingRule final : public Rule {
     int64_t last_sent_at = kNoTime;
     int64_t valid_until = kNoTime;
     int64_t keep_firing_since = kNoTime;
+    // Labels of this alert's ALERTS series for `series_state`, and of its
+    // ALERTS_FOR_STATE series; built once, not every evaluation.
+    storage::Labels series_labels;
+    AlertState series_state = AlertState::kInactive;
+    storage::Labels for_state_labels;
   };
 
   Alert ToAlert(const Entry& e) const;
-  EvalSample AlertSample(const Entry& e, int64_t t) const;
-  EvalSample ForStateSample(const Entry& e, int64_t t) const;
+  EvalSample AlertSample(Entry& e, int64_t t) const;
+  EvalSample ForStateSample(Entry& e, int64_t t) const;
 
   const InstantQueryFunc query_;
   const AlertingRuleOptions options_;
   const std::string generator_url_;
+  // Rule labels then `alertname`, sorted by name: what overrides a result
+  // sample's labels. `template_index` -1 marks alertname.
+  struct LabelOverride {
+    std::string name;
+    int template_index;
+  };
+  std::vector<LabelOverride> overrides_;
+  std::vector<RuleTemplate> label_templates_;
+  std::vector<RuleTemplate> annotation_templates_;
+  bool has_templates_ = false;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> active_ ABSL_GUARDED_BY(mu_);

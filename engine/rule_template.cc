@@ -30,17 +30,16 @@ std::map<std::string, std::string> ToMap(const storage::Labels* l) {
 
 }  // namespace
 
-std::string ExpandRuleTemplate(std::string_view alert_name,
-                               std::string_view text,
-                               const RuleTemplateContext& ctx) {
-  if (text.find("{{") == std::string_view::npos) {
-    return std::string(text);
-  }
+tmpl::Data MakeTemplateData(const RuleTemplateContext& ctx) {
   tmpl::Data data;
   data.labels = ToMap(ctx.labels);
   data.external_labels = ToMap(ctx.external_labels);
   data.external_url = std::string(ctx.external_url);
   data.value = ctx.value;
+  return data;
+}
+
+tmpl::Env MakeTemplateEnv(const RuleTemplateContext& ctx) {
   tmpl::Env env;
   env.eval_time_ms = ctx.eval_time_ms;
   if (ctx.query != nullptr && *ctx.query) {
@@ -60,7 +59,52 @@ std::string ExpandRuleTemplate(std::string_view alert_name,
       return out;
     };
   }
-  return tmpl::ExpandAlertTemplate(alert_name, text, data, env);
+  return env;
+}
+
+std::string ExpandRuleTemplate(std::string_view alert_name,
+                               std::string_view text,
+                               const RuleTemplateContext& ctx) {
+  if (text.find("{{") == std::string_view::npos) {
+    return std::string(text);
+  }
+  return tmpl::ExpandAlertTemplate(alert_name, text, MakeTemplateData(ctx),
+                                   MakeTemplateEnv(ctx));
+}
+
+RuleTemplate::RuleTemplate(std::string_view alert_name, std::string_view text)
+    : name_(absl::StrCat("__alert_", Sv(alert_name))),
+      text_(text),
+      literal_(text.find("{{") == std::string_view::npos) {
+  if (literal_) {
+    return;
+  }
+  std::string full(kPrelude);
+  full.append(text);
+  absl::StatusOr<tmpl::Template> t = tmpl::Template::Parse(name_, full);
+  if (t.ok()) {
+    parsed_ = *std::move(t);
+  } else {
+    parse_error_ = absl::StrCat("<error expanding template: error parsing "
+                                "template ",
+                                name_, ": ", t.status().message(), ">");
+  }
+}
+
+std::string RuleTemplate::Expand(const tmpl::Data& data,
+                                 const tmpl::Env& env) const {
+  if (literal_) {
+    return text_;
+  }
+  if (!parsed_.has_value()) {
+    return parse_error_;
+  }
+  absl::StatusOr<std::string> out = parsed_->Execute(data, env);
+  if (!out.ok()) {
+    return absl::StrCat("<error expanding template: error executing template ",
+                        name_, ": ", out.status().message(), ">");
+  }
+  return *std::move(out);
 }
 
 absl::Status ValidateRuleTemplate(std::string_view name,

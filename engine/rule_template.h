@@ -4,12 +4,14 @@
 #define VIGIL_ENGINE_RULE_TEMPLATE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "engine/query_func.h"
+#include "engine/template/template.h"
 #include "storage/labels.h"
 
 namespace vigil::engine {
@@ -32,6 +34,30 @@ struct RuleTemplateContext {
 std::string ExpandRuleTemplate(std::string_view alert_name,
                                std::string_view text,
                                const RuleTemplateContext& ctx);
+
+// One label or annotation template of an alerting rule, parsed once and
+// expanded per alert. Immutable; thread-safe.
+class RuleTemplate {
+ public:
+  RuleTemplate(std::string_view alert_name, std::string_view text);
+
+  // True when the text has no action: Expand returns it unchanged.
+  bool literal() const { return literal_; }
+  const std::string& text() const { return text_; }
+  // Same result as ExpandRuleTemplate for the same inputs.
+  std::string Expand(const tmpl::Data& data, const tmpl::Env& env) const;
+
+ private:
+  std::string name_;  // __alert_<AlertName>
+  std::string text_;
+  bool literal_ = true;
+  std::optional<tmpl::Template> parsed_;
+  std::string parse_error_;
+};
+
+// The template engine's view of `ctx`. The Env borrows ctx.query.
+tmpl::Data MakeTemplateData(const RuleTemplateContext& ctx);
+tmpl::Env MakeTemplateEnv(const RuleTemplateContext& ctx);
 
 // OK when `text` parses as the template `name` ("__alert_<AlertName>") after
 // Prometheus' prelude; InvalidArgument with Go's message otherwise (what

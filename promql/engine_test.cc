@@ -142,3 +142,23 @@ TEST_F(EngineTest, InfoAnnotationForNonCounterRate) {
 
 }  // namespace
 }  // namespace vigil::promql
+
+namespace vigil::promql {
+namespace {
+
+TEST_F(EngineTest, HugeSubqueryResolutionIsRefusedNotCrashing) {
+  EngineOptions opts;
+  opts.max_samples = 1'000'000;
+  Engine engine(opts);
+  auto q = engine.Prepare("max_over_time(x_total[1y:1ms])");
+  ASSERT_THAT(q, IsOk());
+  EXPECT_THAT((*q)->EvalInstant(*head_, 600000).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  auto r = engine.Prepare("x_total");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT((*r)->EvalRange(*head_, 0, int64_t{1} << 50, 1).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
+}  // namespace
+}  // namespace vigil::promql

@@ -632,6 +632,7 @@ void Head::ForEachSeries(absl::Span<const SeriesRef> refs, int64_t mint,
 
 absl::StatusOr<std::vector<SeriesHandle>> Head::Select(
     absl::Span<const Matcher> matchers, int64_t mint, int64_t maxt) const {
+  absl::ReaderMutexLock gc_lock(&symbol_gc_mu_);
   ASSIGN_OR_RETURN(std::vector<SeriesRef> refs, MatchingRefs(matchers));
   // Copy each hit's symbol ids, sort on them, and only then build Labels:
   // symbols are never freed, so no lock is needed past this point, and equal
@@ -677,6 +678,7 @@ absl::StatusOr<std::vector<SeriesHandle>> Head::Select(
 
 absl::StatusOr<std::vector<std::string>> Head::LabelNames(
     absl::Span<const Matcher> matchers, int64_t mint, int64_t maxt) const {
+  absl::ReaderMutexLock gc_lock(&symbol_gc_mu_);
   absl::flat_hash_set<uint32_t> names;
   if (matchers.empty() && mint <= MinTime() && maxt >= MaxTime()) {
     // Every series is in range: the index has the answer.
@@ -705,6 +707,7 @@ absl::StatusOr<std::vector<std::string>> Head::LabelNames(
 absl::StatusOr<std::vector<std::string>> Head::LabelValues(
     std::string_view name, absl::Span<const Matcher> matchers, int64_t mint,
     int64_t maxt) const {
+  absl::ReaderMutexLock gc_lock(&symbol_gc_mu_);
   const uint32_t name_sym = symbols_.Find(name);
   if (name_sym == SymbolTable::kNone) return std::vector<std::string>{};
   absl::flat_hash_set<uint32_t> values;
@@ -849,13 +852,24 @@ void Head::Truncate(int64_t min_time_ms) {
     }
     index_->all = SubtractPostings(index_->all, dropped);
   }
+  // The series and their postings are gone; give back their symbols.
+  for (const auto& [pair, refs] : dropped_pairs) {
+    for (size_t i = 0; i < refs.size(); ++i) {
+      symbols_.Release(static_cast<uint32_t>(pair >> 32));
+      symbols_.Release(static_cast<uint32_t>(pair));
+    }
+  }
+  {
+    absl::MutexLock gc_lock(&symbol_gc_mu_);
+    symbols_.Sweep();
+  }
   num_series_.fetch_sub(static_cast<int64_t>(dropped.size()),
                         std::memory_order_relaxed);
   generation_.fetch_add(1, std::memory_order_acq_rel);
 }
 
 void Head::StartBackgroundRetention(absl::Duration period) {
-  if (options_.retention_ms <= 0) return;
+  if (options_.retention_ms <= 0 || retention_thread_.joinable()) return;
   {
     absl::MutexLock lock(&retention_mu_);
     stopping_ = false;
@@ -948,6 +962,7 @@ HeadStats Head::Stats() const {
   }
   const int64_t symbol_bytes = static_cast<int64_t>(symbols_.MemoryBytes());
   st.label_bytes = symbol_bytes + series_label_bytes;
+  st.symbols = static_cast<int64_t>(symbols_.size());
   st.approx_memory_bytes = mem + symbol_bytes;
   return st;
 }

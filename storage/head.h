@@ -42,6 +42,7 @@ struct HeadStats {
   int64_t chunk_bytes = 0;  // encoded bytes
   int64_t samples = 0;      // samples held (after truncation)
   int64_t label_bytes = 0;  // symbol table plus per-series symbol ids
+  int64_t symbols = 0;      // distinct interned names and values in use
   // Everything the head allocates that we can account for: series, chunk
   // buffers with their slack, maps, postings, symbols.
   int64_t approx_memory_bytes = 0;
@@ -103,8 +104,9 @@ class Head final : public Appendable, public Queryable {
   void Truncate(int64_t min_time_ms);
 
   // Starts a thread calling Truncate(now - retention_ms) every `period`
-  // (nothing to do when retention_ms is 0). Stop() ends it; so does the
-  // destructor. REQUIRES: not already started.
+  // (nothing to do when retention_ms is 0, or when already running). Stop()
+  // ends it; so does the destructor. Not to be called concurrently with
+  // itself or Stop().
   void StartBackgroundRetention(absl::Duration period);
   void Stop();
 
@@ -156,6 +158,10 @@ class Head final : public Appendable, public Queryable {
   const int shard_bits_;
   std::unique_ptr<Shard[]> shards_;
   mutable SymbolTable symbols_;
+  // Held shared by readers that use symbol ids after letting go of the
+  // shard and index locks (Select, LabelNames, LabelValues), and exclusively
+  // by Truncate while it recycles released symbols.
+  mutable absl::Mutex symbol_gc_mu_;
   std::unique_ptr<PostingsIndex> index_;
 
   std::atomic<uint64_t> generation_{0};

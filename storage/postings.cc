@@ -71,9 +71,17 @@ PostingsList UnionPostings(absl::Span<const absl::Span<const uint64_t>> lists) {
   size_t total = 0;
   for (auto l : lists) total += l.size();
   out.reserve(total);
-  if (lists.size() == 2) {
-    std::set_union(lists[0].begin(), lists[0].end(), lists[1].begin(),
-                   lists[1].end(), std::back_inserter(out));
+  if (lists.size() <= 8) {
+    // Few lists (a literal alternation): merge pairwise, linear time.
+    out.assign(lists[0].begin(), lists[0].end());
+    PostingsList tmp;
+    tmp.reserve(total);
+    for (size_t k = 1; k < lists.size(); ++k) {
+      tmp.clear();
+      std::set_union(out.begin(), out.end(), lists[k].begin(), lists[k].end(),
+                     std::back_inserter(tmp));
+      out.swap(tmp);
+    }
     return out;
   }
   // Many lists (a regex over a high-cardinality label): concatenating and

@@ -82,6 +82,26 @@ TEST(SymbolTable, InternFindGet) {
   EXPECT_EQ(t.size(), 3u);
 }
 
+TEST(SymbolTable, ReleaseAndSweep) {
+  SymbolTable t;
+  const uint32_t a = t.Intern("a-long-string-that-is-on-the-heap");
+  EXPECT_EQ(t.Intern("a-long-string-that-is-on-the-heap"), a);  // 2 refs
+  const size_t bytes = t.MemoryBytes();
+  t.Release(a);
+  EXPECT_EQ(t.Find("a-long-string-that-is-on-the-heap"), a);
+  t.Release(a);
+  EXPECT_EQ(t.Find("a-long-string-that-is-on-the-heap"), SymbolTable::kNone);
+  EXPECT_EQ(t.size(), 0u);
+  // Not recycled before the sweep: the old id still reads its string.
+  EXPECT_EQ(t.Get(a), "a-long-string-that-is-on-the-heap");
+  t.Sweep();
+  EXPECT_LT(t.MemoryBytes(), bytes);
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(t.Intern("s" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(t.Get(ids[i]), "s" + std::to_string(i));
+  EXPECT_EQ(t.size(), 20u);
+}
+
 TEST(SymbolTable, ManyAndConcurrent) {
   SymbolTable t;
   constexpr int kPerThread = 5000;

@@ -208,19 +208,20 @@ absl::StatusOr<bool> GoEq(const Value& a, absl::Span<const Value> rest) {
           break;
         case BasicKind::kBad: {
           const auto uncomparable = [](const Value& v) {
+            // Maps, slices and structs holding them can't be compared.
             return v.kind() == Kind::kStringMap || v.kind() == Kind::kAnyMap ||
-                   v.kind() == Kind::kList;
+                   v.kind() == Kind::kList || v.kind() == Kind::kRoot;
           };
           if (a.kind() != b.kind()) {
-            return absl::InvalidArgumentError(absl::StrCat(
-                "non-comparable types ", internal::GoValueString(a), ": ",
-                internal::GoTypeName(a), ", ", internal::GoTypeName(b), ": ",
-                internal::GoValueString(b)));
+            return absl::InvalidArgumentError(internal::GoSprintf(
+                "non-comparable types %s: %v, %v: %v",
+                {a, Value::String(internal::GoTypeName(a)),
+                 Value::String(internal::GoTypeName(b)), b}));
           }
           if (uncomparable(b)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat("non-comparable type ", internal::GoValueString(b),
-                             ": ", internal::GoTypeName(b)));
+            return absl::InvalidArgumentError(internal::GoSprintf(
+                "non-comparable type %s: %v",
+                {b, Value::String(internal::GoTypeName(b))}));
           }
           if (a.kind() == Kind::kTime || a.kind() == Kind::kDuration) {
             truth = a.as_int() == b.as_int();
@@ -424,15 +425,20 @@ class State {
       case Kind::kNil:
         out_ += "<no value>";
         return;
-      case Kind::kSample: {
-        // text/template prints what a pointer points at.
-        const std::string s = internal::GoValueString(v);
-        out_.append(s, 1, std::string::npos);
+      case Kind::kSample:
+        out_ += PrintedValue(v);
         return;
-      }
       default:
         internal::AppendGoValue(v, &out_);
     }
+  }
+
+  // %v of a value after text/template's indirection: a sample prints as the
+  // struct it points at.
+  static std::string PrintedValue(const Value& v) {
+    std::string s = internal::GoValueString(v);
+    if (v.kind() == Kind::kSample) s.erase(0, 1);  // the '&'
+    return s;
   }
 
   absl::StatusOr<Flow> WalkIfOrWith(const Value& dot, const Node* n) {
@@ -512,7 +518,7 @@ class State {
         break;
       default:
         return Errorf(absl::StrCat("range can't iterate over ",
-                                   internal::GoValueString(val)));
+                                   PrintedValue(val)));
     }
     if (!ran && n->else_list != nullptr) {
       ASSIGN_OR_RETURN(Flow f, Walk(dot, n->else_list));
@@ -850,7 +856,7 @@ class State {
       case NodeType::kDot:
         return ValidateType(dot, p);
       case NodeType::kNil:
-        if (p == Param::kString || p == Param::kValue) {
+        if (p == Param::kString) {
           return Errorf(absl::StrCat("cannot assign nil to ", ParamTypeName(p)));
         }
         return ValidateType(Value(), p);
@@ -1306,10 +1312,9 @@ class State {
     } else if (item.kind() == Kind::kList) {
       len = static_cast<int64_t>(item.as_list().size());
     } else {
-      std::string t = internal::GoTypeName(item);
-      if (!t.empty() && t[0] == '*') t = t.substr(1);
-      return absl::InvalidArgumentError(
-          absl::StrCat("can't slice item of type ", t));
+      // Unlike index and len, slice does not look through pointers.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "can't slice item of type ", internal::GoTypeName(item)));
     }
     int64_t idx[3] = {0, len, len};
     for (size_t i = 0; i < nidx; ++i) {

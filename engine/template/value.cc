@@ -3,6 +3,7 @@
 // strconv; the code is ours.
 #include "engine/template/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -482,7 +483,8 @@ class Printer {
  public:
   std::string out;
 
-  void Pad(std::string_view s, const Spec& sp, bool zero_ok = false) {
+  // Go pads on the left with zeros when asked, strings included.
+  void Pad(std::string_view s, const Spec& sp) {
     const int n = sp.width - RuneCount(s);
     if (n <= 0) {
       out.append(s);
@@ -492,12 +494,13 @@ class Printer {
       out.append(s);
       out.append(n, ' ');
     } else {
-      out.append(n, zero_ok && sp.zero ? '0' : ' ');
+      out.append(n, sp.zero ? '0' : ' ');
       out.append(s);
     }
   }
 
-  void BadVerb(uint32_t verb, const Value& v) {
+  // Go prints the value with %v but keeps the failing verb's flags.
+  void BadVerb(uint32_t verb, const Value& v, const Spec& sp) {
     out += "%!";
     AppendRune(verb, &out);
     out.push_back('(');
@@ -506,8 +509,7 @@ class Printer {
     } else {
       out += GoTypeName(v);
       out.push_back('=');
-      Spec plain;
-      Format(v, 'v', plain, 0);
+      Format(v, 'v', sp, 0);
     }
     out.push_back(')');
   }
@@ -577,7 +579,7 @@ class Printer {
         return;
       }
       default:
-        BadVerb(verb, v);
+        BadVerb(verb, v, sp);
         return;
     }
     static constexpr char kLower[] = "0123456789abcdef";
@@ -623,8 +625,29 @@ class Printer {
       case 'X':
         c = static_cast<char>(verb == 'x' ? 'a' : 'A');
         break;
+      case 'b': {
+        // strconv 'b': decimal mantissa, 'p', binary exponent.
+        if (std::isnan(f) || std::isinf(f)) {
+          c = 'g';
+          break;
+        }
+        uint64_t bits;
+        std::memcpy(&bits, &f, sizeof(bits));
+        int exp = static_cast<int>((bits >> 52) & 0x7FF);
+        uint64_t mant = bits & ((uint64_t{1} << 52) - 1);
+        if (exp == 0) {
+          ++exp;
+        } else {
+          mant |= uint64_t{1} << 52;
+        }
+        exp -= 1075;
+        PadNumber(absl::StrCat(mant, "p", exp >= 0 ? "+" : "-",
+                               exp >= 0 ? exp : -exp),
+                  std::signbit(f), sp, true);
+        return;
+      }
       default:
-        BadVerb(verb, v);
+        BadVerb(verb, v, sp);
         return;
     }
     if (std::isnan(f) || std::isinf(f)) {
@@ -636,11 +659,20 @@ class Printer {
       } else if (sp.space) {
         s = " " + s;
       }
-      Pad(s, sp);
+      Spec no_zero = sp;  // Inf and NaN are never zero-padded
+      no_zero.zero = false;
+      Pad(s, no_zero);
       return;
     }
     std::string digits;
-    if (prec < 0 && (c == 'g' || c == 'G')) {
+    if (sp.sharp && verb != 'v' && (c == 'g' || c == 'G')) {
+      // %#g keeps trailing zeros, six significant digits by default.
+      char buf[512];
+      const char fmt[] = {'%', '#', '.', '*', c, 0};
+      std::snprintf(buf, sizeof(buf), fmt, prec < 0 ? 6 : std::min(prec, 400),
+                    std::fabs(f));
+      digits = buf;
+    } else if (prec < 0 && (c == 'g' || c == 'G')) {
       digits = ShortestUnsigned(f, c);
     } else {
       char fmt[8] = {'%', '.', '*', c, 0};
@@ -655,26 +687,32 @@ class Printer {
         std::snprintf(buf.data(), buf.size(), fmt, prec, std::fabs(f));
       }
       digits = buf.data();
+      if (c == 'a' || c == 'A') {
+        // Go writes at least two exponent digits: 0x1.f4p+09.
+        const size_t p = digits.find_first_of("pP");
+        if (p != std::string::npos && p + 3 == digits.size()) {
+          digits.insert(p + 2, "0");
+        }
+      }
     }
     PadNumber(digits, std::signbit(f), sp, true);
   }
 
   void FormatString(std::string_view s, uint32_t verb, const Spec& sp,
                     const Value& v) {
+    if (sp.prec >= 0 && (verb == 'v' || verb == 's' || verb == 'q')) {
+      size_t i = 0;  // precision counts runes of the input
+      for (int n = 0; n < sp.prec && i < s.size(); ++n) {
+        uint32_t r;
+        i += DecodeRune(s, i, &r);
+      }
+      s = s.substr(0, i);
+    }
     switch (verb) {
       case 'v':
-      case 's': {
-        if (sp.prec >= 0) {
-          size_t i = 0;
-          for (int n = 0; n < sp.prec && i < s.size(); ++n) {
-            uint32_t r;
-            i += DecodeRune(s, i, &r);
-          }
-          s = s.substr(0, i);
-        }
+      case 's':
         Pad(s, sp);
         return;
-      }
       case 'q':
         if (sp.sharp && CanBackquote(s)) {
           Pad(absl::StrCat("`", Av(s), "`"), sp);
@@ -699,7 +737,7 @@ class Printer {
         return;
       }
       default:
-        BadVerb(verb, v);
+        BadVerb(verb, v, sp);
     }
   }
 
@@ -710,14 +748,14 @@ class Printer {
         if (verb == 'v') {
           Pad("<nil>", sp);
         } else {
-          BadVerb(verb, v);
+          BadVerb(verb, v, sp);
         }
         return;
       case Kind::kBool:
         if (verb == 'v' || verb == 't') {
           Pad(v.as_bool() ? "true" : "false", sp);
         } else {
-          BadVerb(verb, v);
+          BadVerb(verb, v, sp);
         }
         return;
       case Kind::kInt:
@@ -738,7 +776,7 @@ class Printer {
                                     : GoDurationString(v.as_int());
           FormatString(s, verb, sp, v);
         } else {
-          BadVerb(verb, v);
+          BadVerb(verb, v, sp);
         }
         return;
       }
@@ -780,6 +818,13 @@ class Printer {
         return;
       }
       case Kind::kSample: {
+        // Below the top level Go prints pointers as addresses, and any
+        // verb but v/b/o/d/x/X as a bad verb.
+        if (depth > 0 && verb != 'v' && verb != 'b' && verb != 'o' &&
+            verb != 'd' && verb != 'x' && verb != 'X') {
+          BadVerb(verb, v, sp);
+          return;
+        }
         const SampleValue& s = v.as_sample();
         out += "&{";
         if (sp.plus_v) out += "Labels:";
@@ -951,7 +996,7 @@ std::string GoSprintf(std::string_view format, const std::vector<Value>& args) {
     }
     const Value& v = args[arg++];
     if (verb == 'T') {
-      p.Pad(GoTypeName(v), sp);
+      p.FormatString(GoTypeName(v), 's', sp, v);
       continue;
     }
     if (verb == 'v' && sp.plus) {

@@ -67,10 +67,49 @@ struct RSeries {
   bool drop_name = false;
 };
 
+// Sample buffers kept per thread between evaluations: a rule evaluating
+// every interval reuses the same warm memory instead of mapping fresh pages
+// for every fetch. Bounded in count and in the size of what is kept.
+template <typename T>
+class BufferPool {
+ public:
+  static std::vector<T> Take() {
+    auto& free = Free();
+    if (free.empty()) return {};
+    std::vector<T> v = std::move(free.back());
+    free.pop_back();
+    return v;
+  }
+  static void Give(std::vector<T>&& v) {
+    constexpr size_t kMaxKept = 4, kMaxElements = size_t{4} << 20;
+    auto& free = Free();
+    if (v.capacity() < 1024 || v.capacity() > kMaxElements ||
+        free.size() >= kMaxKept) {
+      return;
+    }
+    v.clear();
+    free.push_back(std::move(v));
+  }
+
+ private:
+  static std::vector<std::vector<T>>& Free() {
+    thread_local std::vector<std::vector<T>> free;
+    return free;
+  }
+};
+
 // A range vector over all steps: step i's window is
 // (eval_ts[i] - range_ms, eval_ts[i]]. All series' samples live in two flat
 // buffers so that fetching N series costs a few allocations, not N.
 struct RangeVec {
+  RangeVec() : ts(BufferPool<int64_t>::Take()), vs(BufferPool<double>::Take()) {}
+  RangeVec(RangeVec&&) = default;
+  RangeVec& operator=(RangeVec&&) = default;
+  ~RangeVec() {
+    BufferPool<int64_t>::Give(std::move(ts));
+    BufferPool<double>::Give(std::move(vs));
+  }
+
   std::vector<RSeries> series;
   std::vector<int64_t> ts;
   std::vector<double> vs;
@@ -366,6 +405,13 @@ absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
     r.off = out->ts.size();
     r.n = q_.ReadSamples(h.ref, mint, maxt, &out->ts, &out->vs);
     samples_loaded += static_cast<int64_t>(r.n);
+    if (out->series.empty() && r.n > 0 && handles.size() > 1) {
+      // Series of one selector tend to have the same density: size the
+      // shared buffers once instead of growing them series by series.
+      size_t want = handles.size() * (r.n + r.n / 8 + 1);
+      out->ts.reserve(want);
+      out->vs.reserve(want);
+    }
     if (r.n > 0) out->series.push_back(std::move(r));
     if ((out->series.size() & 1023) == 0) RETURN_IF_ERROR(CheckLimits());
   }
@@ -398,8 +444,12 @@ absl::StatusOr<Val> Evaluator::EvalVectorSelector(
       vsr.has[i] = 1;
       any = true;
     }
-    if (any) out.vec.push_back(std::move(vsr));
+    if (any) {
+      samples_loaded += s.n;
+      out.vec.push_back(std::move(vsr));
+    }
   }
+  RETURN_IF_ERROR(CheckLimits());
   return out;
 }
 
@@ -454,7 +504,13 @@ absl::StatusOr<Val> Evaluator::EvalSubquery(const parser::SubqueryExpr& sq,
   Steps inner;
   inner.start = start;
   inner.step = step;
-  inner.n = static_cast<int>((*mx - start) / step + 1);
+  int64_t inner_n = (*mx - start) / step + 1;
+  if (inner_n > opts_.max_samples || inner_n > std::numeric_limits<int>::max()) {
+    return absl::ResourceExhaustedError(
+        "query processing would load too many samples into memory in query "
+        "execution");
+  }
+  inner.n = static_cast<int>(inner_n);
   ASSIGN_OR_RETURN(Val v, Eval(*sq.expr, inner));
   if (v.type != PT::kVector) {
     return absl::InvalidArgumentError("subquery is only allowed on instant vector");
@@ -586,6 +642,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
   const RangeVec& rv = m.range;
   Val out;
   out.type = PT::kVector;
+  out.vec.reserve(rv.series.size());
   std::vector<double> args(scalars.size());
   for (const RSeries& r : rv.series) {
     VSeries vs = NewSeries(r.labels, s.n);
@@ -1785,10 +1842,17 @@ absl::StatusOr<Result> Evaluate(const parser::Expr& expr,
   Steps steps;
   steps.start = start_ms;
   steps.step = step_ms > 0 ? step_ms : 1;
-  steps.n = instant ? 1 : static_cast<int>((end_ms - start_ms) / steps.step + 1);
   if (!instant && (end_ms < start_ms || step_ms <= 0)) {
-    return absl::InvalidArgumentError("invalid range query: end before start or step <= 0");
+    return absl::InvalidArgumentError(
+        "invalid range query: end before start or step <= 0");
   }
+  int64_t n = instant ? 1 : (end_ms - start_ms) / steps.step + 1;
+  if (n > options.max_samples || n > std::numeric_limits<int>::max()) {
+    return absl::ResourceExhaustedError(
+        "query processing would load too many samples into memory in query "
+        "execution");
+  }
+  steps.n = static_cast<int>(n);
   if (!instant && expr.type() != PT::kScalar && expr.type() != PT::kVector) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid expression type \"",
@@ -1819,20 +1883,20 @@ absl::StatusOr<Result> Evaluate(const parser::Expr& expr,
       }
       if (instant) {
         Vector out;
-        absl::flat_hash_set<uint64_t> seen;
+        out.reserve(v.vec.size());
         for (VSeries& vs : v.vec) {
           if (!vs.has[0]) continue;
           out.push_back(Sample{std::move(vs.labels), start_ms, vs.v[0]});
         }
         // Same labels twice (after delayed name removal) is an error.
-        std::vector<size_t> idx(out.size());
-        for (size_t k = 0; k < out.size(); ++k) idx[k] = k;
-        std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
-          return out[a].metric < out[b].metric;
-        });
-        for (size_t k = 1; k < idx.size(); ++k) {
-          if (out[idx[k]].metric == out[idx[k - 1]].metric) {
-            return DuplicateLabelsetError();
+        absl::flat_hash_map<uint64_t, size_t> by_hash;
+        by_hash.reserve(out.size());
+        for (size_t k = 0; k < out.size(); ++k) {
+          auto [it, inserted] = by_hash.try_emplace(out[k].metric.Hash(), k);
+          if (!inserted) {
+            for (size_t j = 0; j < k; ++j) {
+              if (out[j].metric == out[k].metric) return DuplicateLabelsetError();
+            }
           }
         }
         res.value = std::move(out);

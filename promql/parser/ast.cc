@@ -76,8 +76,7 @@ bool IsComparisonOp(BinaryOp op) {
 }
 
 bool IsSetOp(BinaryOp op) {
-  return op == BinaryOp::kAnd || op == BinaryOp::kOr ||
-         op == BinaryOp::kUnless;
+  return op == BinaryOp::kAnd || op == BinaryOp::kOr || op == BinaryOp::kUnless;
 }
 
 int BinaryOpPrecedence(BinaryOp op) {
@@ -205,7 +204,8 @@ std::vector<const Expr*> Children(const Expr& e) {
     case ExprKind::kVectorSelector:
       break;
     case ExprKind::kMatrixSelector:
-      out.push_back(static_cast<const MatrixSelector&>(e).vector_selector.get());
+      out.push_back(
+          static_cast<const MatrixSelector&>(e).vector_selector.get());
       break;
     case ExprKind::kSubquery:
       out.push_back(static_cast<const SubqueryExpr&>(e).expr.get());

@@ -144,8 +144,8 @@ struct AtSpec {
 
 struct VectorSelector : Expr {
   VectorSelector() : Expr(ExprKind::kVectorSelector) {}
-  // The metric name if one was given (`foo{...}` or `{__name__="foo"}` ...
-  // only the former sets it in Prometheus; we set it for `foo{}` only).
+  // The metric name written before the braces (`foo` in `foo{a="b"}`);
+  // empty for `{__name__="foo"}` and `{"foo"}`, as in Prometheus.
   std::string name;
   // All matchers, including the `__name__="foo"` matcher for `foo{...}`.
   std::vector<storage::Matcher> matchers;
@@ -191,9 +191,9 @@ struct UnaryExpr : Expr {
 
 enum class VectorMatchCardinality {
   kOneToOne,
-  kManyToOne,  // group_left
-  kOneToMany,  // group_right
-  kManyToMany, // set operators
+  kManyToOne,   // group_left
+  kOneToMany,   // group_right
+  kManyToMany,  // set operators
 };
 
 struct VectorMatching {

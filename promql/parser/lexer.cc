@@ -197,13 +197,14 @@ class Lexer {
     Backup();
   }
   void Emit(Tok t) {
-    out_.push_back(Token{t, static_cast<int>(start_),
-                         in_.substr(start_, pos_ - start_), {}});
+    out_.push_back(Token{
+        t, static_cast<int>(start_), in_.substr(start_, pos_ - start_), {}});
     start_ = pos_;
   }
   // Records an error token; lexing stops.
   bool Error(std::string msg) {
-    out_.push_back(Token{Tok::kError, static_cast<int>(start_), {}, std::move(msg)});
+    out_.push_back(
+        Token{Tok::kError, static_cast<int>(start_), {}, std::move(msg)});
     return false;
   }
   void Ignore() { start_ = pos_; }
@@ -258,8 +259,8 @@ class Lexer {
           Next();
           Emit(Tok::kEqlc);
         } else if (t == '~') {
-          return Error(absl::StrCat("unexpected character after '=': ",
-                                    GoQuoteRune(t)));
+          return Error(
+              absl::StrCat("unexpected character after '=': ", GoQuoteRune(t)));
         } else {
           Emit(Tok::kEql);
         }
@@ -268,8 +269,8 @@ class Lexer {
       case '!': {
         int t = Next();
         if (t != '=') {
-          return Error(absl::StrCat("unexpected character after '!': ",
-                                    GoQuoteRune(t)));
+          return Error(
+              absl::StrCat("unexpected character after '!': ", GoQuoteRune(t)));
         }
         Emit(Tok::kNeq);
         return true;
@@ -425,9 +426,9 @@ class Lexer {
         } else if (nr == '=') {
           Emit(Tok::kNeq);
         } else {
-          return Error(absl::StrCat(
-              "unexpected character after '!' inside braces: ",
-              GoQuoteRune(nr)));
+          return Error(
+              absl::StrCat("unexpected character after '!' inside braces: ",
+                           GoQuoteRune(nr)));
         }
         return true;
       }
@@ -465,7 +466,8 @@ class Lexer {
           return Error("unexpected repeated colon in duration expression");
         }
         if (!got_duration_) {
-          return Error("unexpected colon before duration in duration expression");
+          return Error(
+              "unexpected colon before duration in duration expression");
         }
         Emit(Tok::kColon);
         got_colon_ = true;
@@ -625,8 +627,9 @@ class Lexer {
         if (ch == kEofRune) {
           return Error("escape sequence not terminated");
         }
-        return Error(absl::StrFormat("illegal character U+%04X '%s' in escape sequence",
-                                     ch, EncodeUtf8(ch)));
+        return Error(
+            absl::StrFormat("illegal character U+%04X '%s' in escape sequence",
+                            ch, EncodeUtf8(ch)));
       }
       x = x * base + d;
       --n;
@@ -704,8 +707,8 @@ class Lexer {
     bool exp = false;
     while (true) {
       int r = Peek();
-      bool in_set = Contains(digits, r) || r == '.' || r == '_' ||
-                    r == 'e' || r == 'E';
+      bool in_set =
+          Contains(digits, r) || r == '.' || r == '_' || r == 'e' || r == 'E';
       if (!in_set) {
         break;
       }

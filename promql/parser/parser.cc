@@ -202,7 +202,8 @@ std::optional<double> ParseNumberText(std::string_view s, bool* out_of_range) {
   {
     std::string_view body = s;
     int base = 10;
-    if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')) {
+    if (body.size() > 2 && body[0] == '0' &&
+        (body[1] == 'x' || body[1] == 'X')) {
       base = 16;
       body.remove_prefix(2);
       if (!body.empty() && body[0] == '_') {
@@ -613,10 +614,12 @@ class Parser {
     bool out_of_range = false;
     std::optional<double> v = ParseNumberText(t.val, &out_of_range);
     if (!v) {
-      return Fail(t.pos, absl::StrCat("error parsing number: strconv.ParseFloat: parsing ",
-                                      GoQuote(t.val),
-                                      out_of_range ? ": value out of range"
-                                                   : ": invalid syntax"));
+      return Fail(
+          t.pos,
+          absl::StrCat(
+              "error parsing number: strconv.ParseFloat: parsing ",
+              GoQuote(t.val),
+              out_of_range ? ": value out of range" : ": invalid syntax"));
     }
     n->value = *v;
     return n;
@@ -725,8 +728,7 @@ class Parser {
               mt = storage::MatchType::kEqual;
               break;
             }
-            return Unexpected(op, "label matching",
-                              "label matching operator");
+            return Unexpected(op, "label matching", "label matching operator");
         }
         std::string value;
         if (metric_name_only) {
@@ -871,17 +873,19 @@ class Parser {
       if ((agg->op == AggregateOp::kLimitk ||
            agg->op == AggregateOp::kLimitRatio) &&
           !opts_.enable_experimental_functions) {
-        return Fail(op.pos,
-                    absl::StrCat(AV(AggregateOpName(agg->op)),
-                                 "() is experimental and must be enabled with "
-                                 "--enable-feature=promql-experimental-functions"));
+        return Fail(
+            op.pos,
+            absl::StrCat(AV(AggregateOpName(agg->op)),
+                         "() is experimental and must be enabled with "
+                         "--enable-feature=promql-experimental-functions"));
       }
       desired = 2;
     }
     if (args.size() != desired) {
-      return Fail(op.pos, absl::StrFormat("wrong number of arguments for aggregate "
-                                          "expression provided, expected %d, got %d",
-                                          desired, args.size()));
+      return Fail(op.pos,
+                  absl::StrFormat("wrong number of arguments for aggregate "
+                                  "expression provided, expected %d, got %d",
+                                  desired, args.size()));
     }
     agg->height = MaxHeight(args) + 1;
     if (desired == 2) {
@@ -1000,7 +1004,8 @@ class Parser {
       if (!lhs) {
         return nullptr;
       }
-      if (std::fabs(static_cast<NumberLiteral&>(*lhs).value) > kMaxDurationSeconds) {
+      if (std::fabs(static_cast<NumberLiteral&>(*lhs).value) >
+          kMaxDurationSeconds) {
         return Fail(t.pos, "duration out of range");
       }
     } else if (t.type == Tok::kLeftParen) {
@@ -1223,7 +1228,8 @@ class Parser {
         de = std::move(u);
       }
       if (!opts_.enable_experimental_duration_expr) {
-        return Fail(de->pos.start, "experimental duration expression is not enabled");
+        return Fail(de->pos.start,
+                    "experimental duration expression is not enabled");
       }
       double secs = EvalDuration(*de);
       if (!(std::fabs(secs) <= kMaxDurationSeconds)) {
@@ -1263,7 +1269,8 @@ class Parser {
         return Unexpected(Peek(), "@", "timestamp");
       }
       Next();
-      spec.modifier = t.type == Tok::kStart ? AtModifier::kStart : AtModifier::kEnd;
+      spec.modifier =
+          t.type == Tok::kStart ? AtModifier::kStart : AtModifier::kEnd;
     } else {
       bool negative = false;
       if (t.type == Tok::kAdd || t.type == Tok::kSub) {
@@ -1282,13 +1289,15 @@ class Parser {
       if (negative) {
         v = -v;
       }
-      if (std::isinf(v) || std::isnan(v) || v * 1000.0 >= 9.223372036854775807e18 ||
+      if (std::isinf(v) || std::isnan(v) ||
+          v * 1000.0 >= 9.223372036854775807e18 ||
           v * 1000.0 <= -9.223372036854775807e18) {
         return Fail(e->pos.start,
-                    absl::StrFormat("timestamp out of bounds for @ modifier: %s",
-                                    std::isnan(v)   ? std::string("NaN")
-                                    : std::isinf(v) ? std::string(v > 0 ? "+Inf" : "-Inf")
-                                                    : absl::StrFormat("%f", v)));
+                    absl::StrFormat(
+                        "timestamp out of bounds for @ modifier: %s",
+                        std::isnan(v)   ? std::string("NaN")
+                        : std::isinf(v) ? std::string(v > 0 ? "+Inf" : "-Inf")
+                                        : absl::StrFormat("%f", v)));
       }
       spec.modifier = AtModifier::kTimestamp;
       spec.timestamp_ms = std::llround(v * 1000.0);
@@ -1311,9 +1320,9 @@ class Parser {
   void ExpectType(Expr* e, ValueType want, std::string_view context) {
     ValueType t = Check(e);
     if (t != want) {
-      Fail(e->pos.start, absl::StrCat("expected type ", AV(ValueTypeName(want)),
-                                      " in ", AV(context), ", got ",
-                                      AV(ValueTypeName(t))));
+      Fail(e->pos.start,
+           absl::StrCat("expected type ", AV(ValueTypeName(want)), " in ",
+                        AV(context), ", got ", AV(ValueTypeName(t))));
     }
   }
 
@@ -1332,10 +1341,12 @@ class Parser {
           case AggregateOp::kQuantile:
           case AggregateOp::kLimitk:
           case AggregateOp::kLimitRatio:
-            ExpectType(n.param.get(), ValueType::kScalar, "aggregation parameter");
+            ExpectType(n.param.get(), ValueType::kScalar,
+                       "aggregation parameter");
             break;
           case AggregateOp::kCountValues:
-            ExpectType(n.param.get(), ValueType::kString, "aggregation parameter");
+            ExpectType(n.param.get(), ValueType::kString,
+                       "aggregation parameter");
             break;
           default:
             break;
@@ -1348,12 +1359,14 @@ class Parser {
         const ValueType rt = Check(n.rhs.get());
         const std::string op_name(BinaryOpName(n.op));
         if (n.return_bool && !IsComparisonOp(n.op)) {
-          Fail(n.op_pos.start, "bool modifier can only be used on comparison operators");
+          Fail(n.op_pos.start,
+               "bool modifier can only be used on comparison operators");
         }
         if (IsComparisonOp(n.op) && !n.return_bool &&
             n.lhs->type() == ValueType::kScalar &&
             n.rhs->type() == ValueType::kScalar) {
-          Fail(n.op_pos.start, "comparisons between scalars must use BOOL modifier");
+          Fail(n.op_pos.start,
+               "comparisons between scalars must use BOOL modifier");
         }
         if (n.matching && IsSetOp(n.op) &&
             n.matching->card == VectorMatchCardinality::kOneToOne) {
@@ -1364,23 +1377,28 @@ class Parser {
             for (const auto& l2 : n.matching->include) {
               if (l1 == l2) {
                 Fail(n.op_pos.start,
-                     absl::StrCat("label ", GoQuote(l1),
-                                  " must not occur in ON and GROUP clause at once"));
+                     absl::StrCat(
+                         "label ", GoQuote(l1),
+                         " must not occur in ON and GROUP clause at once"));
               }
             }
           }
         }
         if (lt != ValueType::kScalar && lt != ValueType::kVector) {
           Fail(n.lhs->pos.start,
-               "binary expression must contain only scalar and instant vector types");
+               "binary expression must contain only scalar and instant vector "
+               "types");
         }
         if (rt != ValueType::kScalar && rt != ValueType::kVector) {
           Fail(n.rhs->pos.start,
-               "binary expression must contain only scalar and instant vector types");
+               "binary expression must contain only scalar and instant vector "
+               "types");
         }
-        if ((lt != ValueType::kVector || rt != ValueType::kVector) && n.matching) {
+        if ((lt != ValueType::kVector || rt != ValueType::kVector) &&
+            n.matching) {
           if (!n.matching->matching_labels.empty()) {
-            Fail(n.pos.start, "vector matching only allowed between instant vectors");
+            Fail(n.pos.start,
+                 "vector matching only allowed between instant vectors");
           }
           n.matching.reset();
         } else if (IsSetOp(n.op) && n.matching) {
@@ -1390,9 +1408,11 @@ class Parser {
                                            GoQuote(op_name), " operation"));
           }
         }
-        if ((lt == ValueType::kScalar || rt == ValueType::kScalar) && IsSetOp(n.op)) {
-          Fail(n.pos.start, absl::StrCat("set operator ", GoQuote(op_name),
-                                         " not allowed in binary scalar expression"));
+        if ((lt == ValueType::kScalar || rt == ValueType::kScalar) &&
+            IsSetOp(n.op)) {
+          Fail(n.pos.start,
+               absl::StrCat("set operator ", GoQuote(op_name),
+                            " not allowed in binary scalar expression"));
         }
         break;
       }
@@ -1403,32 +1423,39 @@ class Parser {
         const std::string fname = GoQuote(f.name);
         if (f.variadic == 0) {
           if (nargs != n.args.size()) {
-            Fail(n.pos.start, absl::StrFormat("expected %d argument(s) in call to %s, got %d",
-                                              nargs, fname, n.args.size()));
+            Fail(
+                n.pos.start,
+                absl::StrFormat("expected %d argument(s) in call to %s, got %d",
+                                nargs, fname, n.args.size()));
           }
         } else {
           const size_t na = nargs - 1;
           if (na > n.args.size()) {
             Fail(n.pos.start,
-                 absl::StrFormat("expected at least %d argument(s) in call to %s, got %d", na,
-                                 fname, n.args.size()));
+                 absl::StrFormat(
+                     "expected at least %d argument(s) in call to %s, got %d",
+                     na, fname, n.args.size()));
           } else if (f.variadic > 0 && na + f.variadic < n.args.size()) {
             Fail(n.pos.start,
-                 absl::StrFormat("expected at most %d argument(s) in call to %s, got %d",
-                                 na + f.variadic, fname, n.args.size()));
+                 absl::StrFormat(
+                     "expected at most %d argument(s) in call to %s, got %d",
+                     na + f.variadic, fname, n.args.size()));
           }
         }
         const Expr* saved_bypass = bypass_;
         if (f.name == "info" && n.args.size() > 1) {
           Expr* a1 = n.args[1].get();
           if (a1->type() != ValueType::kVector) {
-            Fail(n.pos.start, absl::StrCat("expected type instant vector in call to function ",
-                                           fname, ", got ", AV(ValueTypeName(a1->type()))));
+            Fail(n.pos.start,
+                 absl::StrCat(
+                     "expected type instant vector in call to function ", fname,
+                     ", got ", AV(ValueTypeName(a1->type()))));
           }
           if (a1->kind == ExprKind::kVectorSelector) {
             if (!static_cast<VectorSelector*>(a1)->name.empty()) {
-              Fail(a1->pos.start,
-                   "expected label selectors only, got vector selector instead");
+              Fail(
+                  a1->pos.start,
+                  "expected label selectors only, got vector selector instead");
             } else {
               bypass_ = a1;
             }
@@ -1447,7 +1474,8 @@ class Parser {
           ValueType t = Check(n.args[i].get());
           if (t != f.arg_types[ti]) {
             Fail(n.args[i]->pos.start,
-                 absl::StrCat("expected type ", AV(ValueTypeName(f.arg_types[ti])),
+                 absl::StrCat("expected type ",
+                              AV(ValueTypeName(f.arg_types[ti])),
                               " in call to function ", fname, ", got ",
                               AV(ValueTypeName(t))));
           }
@@ -1466,9 +1494,10 @@ class Parser {
         ValueType t = Check(n.expr.get());
         if (t != ValueType::kScalar && t != ValueType::kVector) {
           Fail(n.pos.start,
-               absl::StrCat("unary expression only allowed on expressions of type "
-                            "scalar or instant vector, got ",
-                            GoQuote(ValueTypeName(t))));
+               absl::StrCat(
+                   "unary expression only allowed on expressions of type "
+                   "scalar or instant vector, got ",
+                   GoQuote(ValueTypeName(t))));
         }
         break;
       }
@@ -1476,8 +1505,9 @@ class Parser {
         auto& n = static_cast<SubqueryExpr&>(*node);
         ValueType t = Check(n.expr.get());
         if (t != ValueType::kVector) {
-          Fail(n.pos.start, absl::StrCat("subquery is only allowed on instant vector, got ",
-                                         AV(RawTypeName(t)), " instead"));
+          Fail(n.pos.start,
+               absl::StrCat("subquery is only allowed on instant vector, got ",
+                            AV(RawTypeName(t)), " instead"));
         }
         break;
       }
@@ -1489,9 +1519,10 @@ class Parser {
         if (!n.name.empty()) {
           for (size_t i = 0; i + 1 < n.matchers.size(); ++i) {
             if (n.matchers[i].name() == storage::kMetricNameLabel) {
-              Fail(n.pos.start, absl::StrCat("metric name must not be set twice: ",
-                                             GoQuote(n.name), " or ",
-                                             GoQuote(n.matchers[i].value())));
+              Fail(n.pos.start,
+                   absl::StrCat(
+                       "metric name must not be set twice: ", GoQuote(n.name),
+                       " or ", GoQuote(n.matchers[i].value())));
             }
           }
           break;
@@ -1505,7 +1536,8 @@ class Parser {
             }
           }
           if (!non_empty) {
-            Fail(n.pos.start, "vector selector must contain at least one non-empty matcher");
+            Fail(n.pos.start,
+                 "vector selector must contain at least one non-empty matcher");
           }
         }
         break;
@@ -1567,9 +1599,12 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view s) {
     uint64_t ms;
   };
   static constexpr Unit kUnits[] = {
-      {"y", 1, 365ULL * 24 * 3600 * 1000}, {"w", 2, 7ULL * 24 * 3600 * 1000},
-      {"d", 3, 24ULL * 3600 * 1000},       {"h", 4, 3600ULL * 1000},
-      {"m", 5, 60ULL * 1000},              {"s", 6, 1000},
+      {"y", 1, 365ULL * 24 * 3600 * 1000},
+      {"w", 2, 7ULL * 24 * 3600 * 1000},
+      {"d", 3, 24ULL * 3600 * 1000},
+      {"h", 4, 3600ULL * 1000},
+      {"m", 5, 60ULL * 1000},
+      {"s", 6, 1000},
       {"ms", 7, 1},
   };
   // Go's time.Duration holds at most 2^63-1 ns.
@@ -1588,7 +1623,8 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view s) {
     size_t j = i;
     uint64_t v = 0;
     bool big = false;
-    while (j < s.size() && absl::ascii_isdigit(static_cast<unsigned char>(s[j]))) {
+    while (j < s.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(s[j]))) {
       if (v > (UINT64_MAX - 9) / 10) {
         big = true;
       } else {
@@ -1600,7 +1636,8 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view s) {
       return invalid();
     }
     size_t k = j;
-    while (k < s.size() && !absl::ascii_isdigit(static_cast<unsigned char>(s[k]))) {
+    while (k < s.size() &&
+           !absl::ascii_isdigit(static_cast<unsigned char>(s[k]))) {
       ++k;
     }
     if (k == j) {

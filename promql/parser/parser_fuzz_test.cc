@@ -14,14 +14,16 @@ namespace vigil::promql::parser {
 namespace {
 
 const char* const kCorpus[] = {
-    "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (job) "
+    "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by "
+    "(job) "
     "(rate(http_requests_total[5m])) > 0.05",
     "histogram_quantile(0.99, sum by (le, service) "
     "(rate(request_duration_seconds_bucket[5m])))",
     "absent(up{job=\"node\"} == 1)",
     "up == 0",
     "label_replace(up, \"host\", \"$1\", \"instance\", \"(.*):.*\")",
-    "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
+    "100 * (1 - avg by (instance) "
+    "(rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))",
     "predict_linear(node_filesystem_free_bytes[6h], 4 * 3600) < 0",
     "foo * on(a, b) group_left(c) bar offset 5m",
     "max_over_time(rate(foo[1m])[1h:5m] @ end())",
@@ -40,11 +42,15 @@ const char* const kCorpus[] = {
 
 // Fragments spliced in by the mutator.
 const char* const kFragments[] = {
-    "(", ")", "[", "]", "{", "}", ",", ":", "@", "offset", "by", "without",
-    "on", "ignoring", "group_left", "bool", "and", "or", "unless", "+", "-",
-    "*", "/", "%", "^", "==", "!=", "=~", "!~", "<=", ">", "5m", "1h30m",
-    "0x", "1e", "Inf", "\"", "'", "`", "\\", "sum", "rate", "foo", "{a=\"b\"}",
-    "[5m:]", "start()", "end()", "#", "\n", " ", "\xff", "\xc3\xa9", "0",
+    "(",      ")",         "[",          "]",        "{",     "}",
+    ",",      ":",         "@",          "offset",   "by",    "without",
+    "on",     "ignoring",  "group_left", "bool",     "and",   "or",
+    "unless", "+",         "-",          "*",        "/",     "%",
+    "^",      "==",        "!=",         "=~",       "!~",    "<=",
+    ">",      "5m",        "1h30m",      "0x",       "1e",    "Inf",
+    "\"",     "'",         "`",          "\\",       "sum",   "rate",
+    "foo",    "{a=\"b\"}", "[5m:]",      "start()",  "end()", "#",
+    "\n",     " ",         "\xff",       "\xc3\xa9", "0",
 };
 
 std::string Mutate(std::string s, std::mt19937_64& rng) {
@@ -87,8 +93,7 @@ TEST(ParserFuzzTest, MutationsNeverCrashAndRoundTrip) {
   int accepted = 0;
   int rejected = 0;
   for (int iter = 0; iter < 50000; ++iter) {
-    const std::string input =
-        Mutate(kCorpus[iter % std::size(kCorpus)], rng);
+    const std::string input = Mutate(kCorpus[iter % std::size(kCorpus)], rng);
     auto e = ParseExpr(input);
     if (!e.ok()) {
       ++rejected;

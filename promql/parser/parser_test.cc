@@ -61,7 +61,9 @@ const PrintCase kPrintCases[] = {
     {"`foo`", "\"foo\""},
     {"`a\\nb`", "\"a\\\\nb\""},
     {"\"a\\nb\"", "\"a\\nb\""},
-    {"\"\\x41\\101\\u0042\\U00000043\"", "\"AAB" "C\""},
+    {"\"\\x41\\101\\u0042\\U00000043\"",
+     "\"AAB"
+     "C\""},
     {"'it\\'s'", "\"it's\""},
     {"\"say \\\"hi\\\"\"", "\"say \\\"hi\\\"\""},
     {"\"\\a\\b\\f\\r\\t\\v\\\\\"", "\"\\a\\b\\f\\r\\t\\v\\\\\""},
@@ -94,7 +96,8 @@ const PrintCase kPrintCases[] = {
     {"{__name__=\"foo\"}", "{__name__=\"foo\"}"},
     {"{__name__=~\"foo|bar\"}", "{__name__=~\"foo|bar\"}"},
     {"{\"my.metric\"}", "{__name__=\"my.metric\"}"},
-    {"{\"my.metric\", \"a.b\"=\"x\"}", "{\"a.b\"=\"x\",__name__=\"my.metric\"}"},
+    {"{\"my.metric\", \"a.b\"=\"x\"}",
+     "{\"a.b\"=\"x\",__name__=\"my.metric\"}"},
     {"foo{\"a b\"=\"x\"}", "foo{\"a b\"=\"x\"}"},
     {"foo{a=\"\\n\"}", "foo{a=\"\\n\"}"},
     {"foo{a=\"b\", a=\"c\"}", "foo{a=\"b\",a=\"c\"}"},
@@ -218,7 +221,8 @@ const PrintCase kPrintCases[] = {
     {"foo * ignoring(a) bar", "foo * ignoring (a) bar"},
     {"foo * on(a) group_left bar", "foo * on (a) group_left () bar"},
     {"foo * on(a) group_left(b) bar", "foo * on (a) group_left (b) bar"},
-    {"foo * on(a) group_right(b, c) bar", "foo * on (a) group_right (b, c) bar"},
+    {"foo * on(a) group_right(b, c) bar",
+     "foo * on (a) group_right (b, c) bar"},
     {"foo * ignoring(a) group_left(b) bar",
      "foo * ignoring (a) group_left (b) bar"},
     {"foo > bool on(a) bar", "foo > bool on (a) bar"},
@@ -239,12 +243,15 @@ const PrintCase kPrintCases[] = {
     {"sum(sum)", "sum(sum)"},
     {"a + sum", "a + sum"},
     {"rate(avg[5m])", "rate(avg[5m])"},
-    {"sum without(and, by, avg, count, alert, annotations)(some_metric) [30m:10s]",
-     "sum without (and, by, avg, count, alert, annotations) (some_metric)[30m:10s]"},
+    {"sum without(and, by, avg, count, alert, annotations)(some_metric) "
+     "[30m:10s]",
+     "sum without (and, by, avg, count, alert, annotations) "
+     "(some_metric)[30m:10s]"},
     {"some_metric OFFSET 1m [10m:5s]", "some_metric offset 1m[10m:5s]"},
     {"some_metric @ 123 offset 1m [10m:5s]",
      "some_metric @ 123.000 offset 1m[10m:5s]"},
-    {"some_metric[10m:5s] offset 1m @ 123", "some_metric[10m:5s] @ 123.000 offset 1m"},
+    {"some_metric[10m:5s] offset 1m @ 123",
+     "some_metric[10m:5s] @ 123.000 offset 1m"},
     {"(foo + bar{nm=\"val\"} @ 1234)[5m:] @ 1603775019",
      "(foo + bar{nm=\"val\"} @ 1234.000)[5m:] @ 1603775019.000"},
     {"foo{bar=\"baz\"}[10m5s:1h6ms]", "foo{bar=\"baz\"}[10m5s:1h6ms]"},
@@ -316,7 +323,8 @@ const PrintCase kPrintCases[] = {
     {"info(foo, {})", "info(foo, {})"},
     {"vector(1)", "vector(1)"},
     {"scalar(foo)", "scalar(foo)"},
-    {"absent(nonexistent{job=\"myjob\"})", "absent(nonexistent{job=\"myjob\"})"},
+    {"absent(nonexistent{job=\"myjob\"})",
+     "absent(nonexistent{job=\"myjob\"})"},
     {"timestamp(foo)", "timestamp(foo)"},
     {"count(up == 0) / count(up)", "count(up == 0) / count(up)"},
     {"(foo)", "(foo)"},
@@ -358,17 +366,23 @@ const ErrorCase kErrorCases[] = {
     {"1 2", "1:3: parse error: unexpected number \"2\""},
     {"foo bar", "1:5: parse error: unexpected identifier \"bar\""},
     {"foo{a=\"b\"} c", "1:12: parse error: unexpected identifier \"c\""},
-    {"foo{a}", "1:6: parse error: unexpected \"}\" in label matching, expected "
-               "label matching operator"},
-    {"foo{a=b}", "1:7: parse error: unexpected identifier \"b\" in label "
-                 "matching, expected string"},
-    {"foo{a=\"b\" c=\"d\"}", "1:11: parse error: unexpected identifier \"c\" in "
-                             "label matching, expected \",\" or \"}\""},
-    {"foo{,}", "1:5: parse error: unexpected \",\" in label matching, expected "
-               "identifier or \"}\""},
-    {"foo{a=~}", "1:8: parse error: unexpected \"}\" in label matching, "
-                 "expected string"},
-    {"foo{a:b=\"c\"}", "1:6: parse error: unexpected character inside braces: ':'"},
+    {"foo{a}",
+     "1:6: parse error: unexpected \"}\" in label matching, expected "
+     "label matching operator"},
+    {"foo{a=b}",
+     "1:7: parse error: unexpected identifier \"b\" in label "
+     "matching, expected string"},
+    {"foo{a=\"b\" c=\"d\"}",
+     "1:11: parse error: unexpected identifier \"c\" in "
+     "label matching, expected \",\" or \"}\""},
+    {"foo{,}",
+     "1:5: parse error: unexpected \",\" in label matching, expected "
+     "identifier or \"}\""},
+    {"foo{a=~}",
+     "1:8: parse error: unexpected \"}\" in label matching, "
+     "expected string"},
+    {"foo{a:b=\"c\"}",
+     "1:6: parse error: unexpected character inside braces: ':'"},
     {"foo{a!b=\"c\"}",
      "1:6: parse error: unexpected character after '!' inside braces: 'b'"},
     {"foo{{", "1:5: parse error: unexpected left brace '{'"},
@@ -377,13 +391,17 @@ const ErrorCase kErrorCases[] = {
     {"foo = bar", "1:5: parse error: unexpected \"=\""},
     {"$", "1:1: parse error: unexpected character: '$'"},
     {"foo{a=\"b\"}{c=\"d\"}", "1:11: parse error: unexpected \"{\""},
-    {"{}", "1:1: parse error: vector selector must contain at least one "
-           "non-empty matcher"},
-    {"{a=\"\"}", "1:1: parse error: vector selector must contain at least one "
-                 "non-empty matcher"},
-    {"{a=~\".*\"}", "1:1: parse error: vector selector must contain at least "
-                    "one non-empty matcher"},
-    {"{a!~\".+\"}", "vector selector must contain at least one non-empty matcher"},
+    {"{}",
+     "1:1: parse error: vector selector must contain at least one "
+     "non-empty matcher"},
+    {"{a=\"\"}",
+     "1:1: parse error: vector selector must contain at least one "
+     "non-empty matcher"},
+    {"{a=~\".*\"}",
+     "1:1: parse error: vector selector must contain at least "
+     "one non-empty matcher"},
+    {"{a!~\".+\"}",
+     "vector selector must contain at least one non-empty matcher"},
     {"foo{__name__=\"bar\"}",
      "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""},
     {"foo{\"bar\"}",
@@ -395,8 +413,10 @@ const ErrorCase kErrorCases[] = {
     {"\"a\nb\"", "1:1: parse error: unterminated quoted string"},
     {"\"\\q\"", "1:1: parse error: unknown escape sequence U+0071 'q'"},
     {"\"\\'\"", "1:1: parse error: unknown escape sequence U+0027 '''"},
-    {"\"\\x4\"", "1:1: parse error: illegal character U+0022 '\"' in escape sequence"},
-    {"\"\\400\"", "1:1: parse error: escape sequence is an invalid Unicode code point"},
+    {"\"\\x4\"",
+     "1:1: parse error: illegal character U+0022 '\"' in escape sequence"},
+    {"\"\\400\"",
+     "1:1: parse error: escape sequence is an invalid Unicode code point"},
     {"\"\\uD800\"", "escape sequence is an invalid Unicode code point"},
     {"\"\\", "1:1: parse error: escape sequence not terminated"},
     {"\"\xff\"", "1:1: parse error: invalid UTF-8 rune"},
@@ -408,16 +428,20 @@ const ErrorCase kErrorCases[] = {
     {"5m1h", "1:1: parse error: not a valid duration string: \"5m1h\""},
     {"5hs", "1:1: parse error: unknown unit \"hs\" in duration \"5hs\""},
     {"foo[5]]", "1:7: parse error: unexpected right bracket ']'"},
-    {"foo[]", "1:5: parse error: unexpected \"]\" in subquery selector, "
-              "expected number or duration"},
+    {"foo[]",
+     "1:5: parse error: unexpected \"]\" in subquery selector, "
+     "expected number or duration"},
     {"foo[5m:1m:]", "1:10: parse error: unexpected colon ':'"},
-    {"foo[", "1:5: parse error: unexpected end of input in duration expression"},
+    {"foo[",
+     "1:5: parse error: unexpected end of input in duration expression"},
     {"foo[5m:", "1:8: parse error: unclosed left bracket"},
     {"foo[5m[", "1:7: parse error: unexpected left bracket '['"},
-    {"foo[x]", "1:5: parse error: unexpected character in duration expression: 'x'"},
+    {"foo[x]",
+     "1:5: parse error: unexpected character in duration expression: 'x'"},
     {"0x1e", "1:1: parse error: bad number or duration syntax: \"0x1e\""},
-    {"foo[:5m]", "1:5: parse error: unexpected colon before duration in "
-                 "duration expression"},
+    {"foo[:5m]",
+     "1:5: parse error: unexpected colon before duration in "
+     "duration expression"},
     {"foo[5m x]", "1:8: parse error: unexpected character: 'x', expected ':'"},
     {"foo[0s]", "1:5: parse error: duration must be greater than 0"},
     {"foo[0m]", "1:5: parse error: duration must be greater than 0"},
@@ -425,29 +449,35 @@ const ErrorCase kErrorCases[] = {
     {"foo[5mm]", "1:5: parse error: bad number or duration syntax: \"5mm\""},
     {"foo[5m1]", "1:5: parse error: bad number or duration syntax: \"5m1\""},
     {"foo[5m:1m1]", "1:8: parse error: bad number or duration syntax: \"1m1\""},
-    {"foo[5y1hs]", "1:5: parse error: unknown unit \"hs\" in duration \"5y1hs\""},
+    {"foo[5y1hs]",
+     "1:5: parse error: unknown unit \"hs\" in duration \"5y1hs\""},
     {"foo[5m1h]", "1:5: parse error: not a valid duration string: \"5m1h\""},
     {"foo[5m1m]", "1:5: parse error: not a valid duration string: \"5m1m\""},
-    {"foo[\"5m\"]", "1:5: parse error: unexpected character in duration "
-                  "expression: '\"'"},
+    {"foo[\"5m\"]",
+     "1:5: parse error: unexpected character in duration "
+     "expression: '\"'"},
     {"some_metric[5m] OFFSET 1mm",
      "1:24: parse error: bad number or duration syntax: \"1mm\""},
     {"some_metric OFFSET 1m[5m]",
      "1:22: parse error: no offset modifiers allowed before range"},
     {"some_metric @ 1234 [5m]",
      "1:20: parse error: no @ modifiers allowed before range"},
-    {"sum by (\"foo)(some_metric{})", "1:9: parse error: unterminated quoted string"},
+    {"sum by (\"foo)(some_metric{})",
+     "1:9: parse error: unterminated quoted string"},
     {"foo[-5m]", "1:5: parse error: duration must be greater than 0"},
     {"foo[5m-5m]", "1:5: parse error: duration must be greater than 0"},
     {"foo[5m:0s]", "1:8: parse error: duration must be greater than 0"},
     {"foo[1h/0]", "1:7: parse error: division by zero"},
     {"foo[1h%0]", "1:7: parse error: modulo by zero"},
-    {"foo[5m 1m]", "1:8: parse error: unexpected duration \"1m\" in subquery or "
-                   "range, expected \":\" or \"]\""},
-    {"foo[5m:1m 1m]", "1:11: parse error: unexpected duration \"1m\" in "
-                      "subquery selector, expected \"]\""},
-    {"foo[5m:,]", "1:8: parse error: unexpected \",\" in subquery selector, "
-                  "expected number or duration or \"]\""},
+    {"foo[5m 1m]",
+     "1:8: parse error: unexpected duration \"1m\" in subquery or "
+     "range, expected \":\" or \"]\""},
+    {"foo[5m:1m 1m]",
+     "1:11: parse error: unexpected duration \"1m\" in "
+     "subquery selector, expected \"]\""},
+    {"foo[5m:,]",
+     "1:8: parse error: unexpected \",\" in subquery selector, "
+     "expected number or duration or \"]\""},
     {"(foo + bar)[5m]",
      "1:12: parse error: ranges only allowed for vector selectors"},
     {"rate(foo[5m])[5m]",
@@ -459,7 +489,8 @@ const ErrorCase kErrorCases[] = {
      "1:1: parse error: offset may not be set multiple times"},
     {"foo[5m] offset 5m offset 5m",
      "1:1: parse error: offset may not be set multiple times"},
-    {"foo @ 1 @ 2", "1:1: parse error: @ <timestamp> may not be set multiple times"},
+    {"foo @ 1 @ 2",
+     "1:1: parse error: @ <timestamp> may not be set multiple times"},
     {"foo @ start() @ end()",
      "1:1: parse error: @ <timestamp> may not be set multiple times"},
     {"sum(foo) offset 5m",
@@ -468,93 +499,135 @@ const ErrorCase kErrorCases[] = {
     {"(foo) offset 5m",
      "1:1: parse error: offset modifier must be preceded by an instant vector "
      "selector or range vector selector or a subquery"},
-    {"1 @ 5", "1:1: parse error: @ modifier must be preceded by an instant "
-              "vector selector or range vector selector or a subquery"},
-    {"foo offset", "1:11: parse error: unexpected end of input in offset, "
-                   "expected number or duration"},
-    {"foo offset bar", "1:12: parse error: unexpected identifier \"bar\" in "
-                       "offset, expected number or duration"},
-    {"foo @", "1:6: parse error: unexpected end of input in @, expected timestamp"},
-    {"foo @ bar", "1:7: parse error: unexpected identifier \"bar\" in @, "
-                  "expected timestamp"},
-    {"foo @ start", "1:12: parse error: unexpected end of input in @, expected "
-                    "timestamp"},
-    {"foo @ Inf", "1:1: parse error: timestamp out of bounds for @ modifier: +Inf"},
-    {"foo @ NaN", "1:1: parse error: timestamp out of bounds for @ modifier: NaN"},
-    {"foo @ 1e20", "1:1: parse error: timestamp out of bounds for @ modifier: "
-                   "100000000000000000000.000000"},
+    {"1 @ 5",
+     "1:1: parse error: @ modifier must be preceded by an instant "
+     "vector selector or range vector selector or a subquery"},
+    {"foo offset",
+     "1:11: parse error: unexpected end of input in offset, "
+     "expected number or duration"},
+    {"foo offset bar",
+     "1:12: parse error: unexpected identifier \"bar\" in "
+     "offset, expected number or duration"},
+    {"foo @",
+     "1:6: parse error: unexpected end of input in @, expected timestamp"},
+    {"foo @ bar",
+     "1:7: parse error: unexpected identifier \"bar\" in @, "
+     "expected timestamp"},
+    {"foo @ start",
+     "1:12: parse error: unexpected end of input in @, expected "
+     "timestamp"},
+    {"foo @ Inf",
+     "1:1: parse error: timestamp out of bounds for @ modifier: +Inf"},
+    {"foo @ NaN",
+     "1:1: parse error: timestamp out of bounds for @ modifier: NaN"},
+    {"foo @ 1e20",
+     "1:1: parse error: timestamp out of bounds for @ modifier: "
+     "100000000000000000000.000000"},
     {"foo offset 1000000y", "1:12: parse error: duration out of range"},
     {"1 + on(a) 2",
      "1:1: parse error: vector matching only allowed between instant vectors"},
     {"foo + on(a) 1",
      "1:1: parse error: vector matching only allowed between instant vectors"},
     {"1 and 1",
-     "1:1: parse error: set operator \"and\" not allowed in binary scalar expression"},
+     "1:1: parse error: set operator \"and\" not allowed in binary scalar "
+     "expression"},
     {"foo or 1",
-     "1:1: parse error: set operator \"or\" not allowed in binary scalar expression"},
-    {"1 unless foo", "set operator \"unless\" not allowed in binary scalar expression"},
-    {"1 == 1", "1:3: parse error: comparisons between scalars must use BOOL modifier"},
-    {"1 > 2", "1:3: parse error: comparisons between scalars must use BOOL modifier"},
+     "1:1: parse error: set operator \"or\" not allowed in binary scalar "
+     "expression"},
+    {"1 unless foo",
+     "set operator \"unless\" not allowed in binary scalar expression"},
+    {"1 == 1",
+     "1:3: parse error: comparisons between scalars must use BOOL modifier"},
+    {"1 > 2",
+     "1:3: parse error: comparisons between scalars must use BOOL modifier"},
     {"foo + bool bar",
-     "1:5: parse error: bool modifier can only be used on comparison operators"},
+     "1:5: parse error: bool modifier can only be used on comparison "
+     "operators"},
     {"foo and bool bar",
-     "1:5: parse error: bool modifier can only be used on comparison operators"},
+     "1:5: parse error: bool modifier can only be used on comparison "
+     "operators"},
     {"foo and on(a) group_left(b) bar",
      "1:1: parse error: no grouping allowed for \"and\" operation"},
     {"foo * on(a) group_left(a) bar",
-     "1:5: parse error: label \"a\" must not occur in ON and GROUP clause at once"},
-    {"foo[5m] + bar", "1:1: parse error: binary expression must contain only "
-                      "scalar and instant vector types"},
-    {"foo + bar[5m]", "1:7: parse error: binary expression must contain only "
-                      "scalar and instant vector types"},
-    {"\"a\" + 1", "1:1: parse error: binary expression must contain only scalar "
-                  "and instant vector types"},
-    {"-foo[5m]", "1:1: parse error: unary expression only allowed on "
-                 "expressions of type scalar or instant vector, got \"range vector\""},
-    {"-\"a\"", "1:1: parse error: unary expression only allowed on expressions "
-               "of type scalar or instant vector, got \"string\""},
-    {"foo * on bar", "1:10: parse error: unexpected identifier \"bar\" in "
-                     "grouping opts, expected \"(\""},
-    {"foo * on(a b) bar", "1:12: parse error: unexpected identifier \"b\" in "
-                          "grouping opts, expected \",\" or \")\""},
-    {"foo * on(1) bar", "1:10: parse error: unexpected number \"1\" in grouping "
-                        "opts, expected label"},
+     "1:5: parse error: label \"a\" must not occur in ON and GROUP clause at "
+     "once"},
+    {"foo[5m] + bar",
+     "1:1: parse error: binary expression must contain only "
+     "scalar and instant vector types"},
+    {"foo + bar[5m]",
+     "1:7: parse error: binary expression must contain only "
+     "scalar and instant vector types"},
+    {"\"a\" + 1",
+     "1:1: parse error: binary expression must contain only scalar "
+     "and instant vector types"},
+    {"-foo[5m]",
+     "1:1: parse error: unary expression only allowed on "
+     "expressions of type scalar or instant vector, got \"range vector\""},
+    {"-\"a\"",
+     "1:1: parse error: unary expression only allowed on expressions "
+     "of type scalar or instant vector, got \"string\""},
+    {"foo * on bar",
+     "1:10: parse error: unexpected identifier \"bar\" in "
+     "grouping opts, expected \"(\""},
+    {"foo * on(a b) bar",
+     "1:12: parse error: unexpected identifier \"b\" in "
+     "grouping opts, expected \",\" or \")\""},
+    {"foo * on(1) bar",
+     "1:10: parse error: unexpected number \"1\" in grouping "
+     "opts, expected label"},
     {"sum by (\"\") (foo)",
      "1:9: parse error: invalid label name for grouping: \"\""},
-    {"sum()", "1:1: parse error: no arguments for aggregate expression provided"},
-    {"sum(foo, bar)", "1:1: parse error: wrong number of arguments for "
-                      "aggregate expression provided, expected 1, got 2"},
-    {"topk(foo)", "1:1: parse error: wrong number of arguments for aggregate "
-                  "expression provided, expected 2, got 1"},
-    {"topk(\"a\", foo)", "1:6: parse error: expected type scalar in aggregation "
-                         "parameter, got string"},
-    {"quantile(foo, foo)", "1:10: parse error: expected type scalar in "
-                           "aggregation parameter, got instant vector"},
-    {"count_values(1, foo)", "1:14: parse error: expected type string in "
-                             "aggregation parameter, got scalar"},
-    {"sum(1)", "1:5: parse error: expected type instant vector in aggregation "
-               "expression, got scalar"},
-    {"sum(foo[5m])", "1:5: parse error: expected type instant vector in "
-                     "aggregation expression, got range vector"},
-    {"sum by (a) foo", "1:12: parse error: unexpected identifier \"foo\" in "
-                       "aggregation"},
-    {"sum(foo,)", "1:8: parse error: trailing commas not allowed in function call args"},
+    {"sum()",
+     "1:1: parse error: no arguments for aggregate expression provided"},
+    {"sum(foo, bar)",
+     "1:1: parse error: wrong number of arguments for "
+     "aggregate expression provided, expected 1, got 2"},
+    {"topk(foo)",
+     "1:1: parse error: wrong number of arguments for aggregate "
+     "expression provided, expected 2, got 1"},
+    {"topk(\"a\", foo)",
+     "1:6: parse error: expected type scalar in aggregation "
+     "parameter, got string"},
+    {"quantile(foo, foo)",
+     "1:10: parse error: expected type scalar in "
+     "aggregation parameter, got instant vector"},
+    {"count_values(1, foo)",
+     "1:14: parse error: expected type string in "
+     "aggregation parameter, got scalar"},
+    {"sum(1)",
+     "1:5: parse error: expected type instant vector in aggregation "
+     "expression, got scalar"},
+    {"sum(foo[5m])",
+     "1:5: parse error: expected type instant vector in "
+     "aggregation expression, got range vector"},
+    {"sum by (a) foo",
+     "1:12: parse error: unexpected identifier \"foo\" in "
+     "aggregation"},
+    {"sum(foo,)",
+     "1:8: parse error: trailing commas not allowed in function call args"},
     {"rate(foo[5m],)",
      "1:13: parse error: trailing commas not allowed in function call args"},
-    {"rate(foo)", "1:6: parse error: expected type range vector in call to "
-                  "function \"rate\", got instant vector"},
-    {"rate(1)", "1:6: parse error: expected type range vector in call to "
-                "function \"rate\", got scalar"},
-    {"abs(foo[5m])", "1:5: parse error: expected type instant vector in call to "
-                     "function \"abs\", got range vector"},
-    {"abs()", "1:1: parse error: expected 1 argument(s) in call to \"abs\", got 0"},
+    {"rate(foo)",
+     "1:6: parse error: expected type range vector in call to "
+     "function \"rate\", got instant vector"},
+    {"rate(1)",
+     "1:6: parse error: expected type range vector in call to "
+     "function \"rate\", got scalar"},
+    {"abs(foo[5m])",
+     "1:5: parse error: expected type instant vector in call to "
+     "function \"abs\", got range vector"},
+    {"abs()",
+     "1:1: parse error: expected 1 argument(s) in call to \"abs\", got 0"},
     {"abs(foo, bar)",
      "1:1: parse error: expected 1 argument(s) in call to \"abs\", got 2"},
-    {"time(1)", "1:1: parse error: expected 0 argument(s) in call to \"time\", got 1"},
+    {"time(1)",
+     "1:1: parse error: expected 0 argument(s) in call to \"time\", got 1"},
     {"round(foo, 1, 2)",
-     "1:1: parse error: expected at most 2 argument(s) in call to \"round\", got 3"},
+     "1:1: parse error: expected at most 2 argument(s) in call to \"round\", "
+     "got 3"},
     {"round()",
-     "1:1: parse error: expected at least 1 argument(s) in call to \"round\", got 0"},
+     "1:1: parse error: expected at least 1 argument(s) in call to \"round\", "
+     "got 0"},
     {"label_join(foo, \"a\")",
      "1:1: parse error: expected at least 3 argument(s) in call to "
      "\"label_join\", got 2"},
@@ -562,29 +635,37 @@ const ErrorCase kErrorCases[] = {
      "1:27: parse error: expected type string in call to function "
      "\"label_join\", got scalar"},
     {"label_replace(foo, \"a\", \"b\", \"c\")",
-     "1:1: parse error: expected 5 argument(s) in call to \"label_replace\", got 4"},
+     "1:1: parse error: expected 5 argument(s) in call to \"label_replace\", "
+     "got 4"},
     {"histogram_quantile(foo, bar)",
      "1:20: parse error: expected type scalar in call to function "
      "\"histogram_quantile\", got instant vector"},
     {"foo(bar)", "1:1: parse error: unknown function with name \"foo\""},
     {"Rate(foo[5m])", "1:1: parse error: unknown function with name \"Rate\""},
     {"rate(foo[5m] bar)", "1:14: parse error: unexpected identifier \"bar\""},
-    {"info(foo, bar)", "1:11: parse error: expected label selectors only, got "
-                       "vector selector instead"},
-    {"info(foo, 1)", "1:1: parse error: expected type instant vector in call to "
-                     "function \"info\", got scalar"},
+    {"info(foo, bar)",
+     "1:11: parse error: expected label selectors only, got "
+     "vector selector instead"},
+    {"info(foo, 1)",
+     "1:1: parse error: expected type instant vector in call to "
+     "function \"info\", got scalar"},
     {"rate(foo[5m:1m] offset 1m)[5m]",
      "1:27: parse error: ranges only allowed for vector selectors"},
     {"sum(foo)[5m:1m] + (foo)[5m]",
      "1:24: parse error: ranges only allowed for vector selectors"},
     {"(1)[5m:1m]",
-     "1:1: parse error: subquery is only allowed on instant vector, got scalar instead"},
+     "1:1: parse error: subquery is only allowed on instant vector, got scalar "
+     "instead"},
     {"foo[5m][5m:1m]",
-     "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
-    {"foo[5m:1m][5m]", "1:11: parse error: ranges only allowed for vector selectors"},
+     "1:1: parse error: subquery is only allowed on instant vector, got matrix "
+     "instead"},
+    {"foo[5m:1m][5m]",
+     "1:11: parse error: ranges only allowed for vector selectors"},
     {"foo\n+\n{}",
-     "3:1: parse error: vector selector must contain at least one non-empty matcher"},
-    {"foo +\n  bar{", "2:7: parse error: unexpected end of input inside braces"},
+     "3:1: parse error: vector selector must contain at least one non-empty "
+     "matcher"},
+    {"foo +\n  bar{",
+     "2:7: parse error: unexpected end of input inside braces"},
     {"on", "1:1: parse error: unexpected <on>"},
     {".", "1:1: parse error: unexpected character: '.'"},
     {"2.5.", "1:1: parse error: bad number or duration syntax: \"2.5.\""},
@@ -594,15 +675,18 @@ const ErrorCase kErrorCases[] = {
     {"*1", "1:1: parse error: unexpected <op:*>"},
     {"((1)", "1:5: parse error: unclosed left parenthesis"},
     {"(", "1:2: parse error: unclosed left parenthesis"},
-    {"1e999", "1:1: parse error: error parsing number: strconv.ParseFloat: "
-              "parsing \"1e999\": value out of range"},
-    {"1 or 1", "1:1: parse error: set operator \"or\" not allowed in binary "
-               "scalar expression"},
+    {"1e999",
+     "1:1: parse error: error parsing number: strconv.ParseFloat: "
+     "parsing \"1e999\": value out of range"},
+    {"1 or 1",
+     "1:1: parse error: set operator \"or\" not allowed in binary "
+     "scalar expression"},
     {"1 !~ 1", "1:3: parse error: unexpected character after '!': '~'"},
     {"@@", "1:1: parse error: unexpected <op:@>"},
-    {"1 offset 1d", "1:1: parse error: offset modifier must be preceded by an "
-                    "instant vector selector or range vector selector or a "
-                    "subquery"},
+    {"1 offset 1d",
+     "1:1: parse error: offset modifier must be preceded by an "
+     "instant vector selector or range vector selector or a "
+     "subquery"},
     {"foo offset 1s offset 2s",
      "1:1: parse error: offset may not be set multiple times"},
     {"a - on(b) ignoring(c) d", "1:11: parse error: unexpected <ignoring>"},
@@ -611,9 +695,11 @@ const ErrorCase kErrorCases[] = {
     {"rate(food[1m])[1h] @ 100",
      "1:15: parse error: ranges only allowed for vector selectors"},
     {"test[5d] OFFSET 10s [10m:5s]",
-     "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
+     "1:1: parse error: subquery is only allowed on instant vector, got matrix "
+     "instead"},
     {"(foo + bar{nm=\"val\"})[5m:][10m:5s]",
-     "1:1: parse error: subquery is only allowed on instant vector, got matrix instead"},
+     "1:1: parse error: subquery is only allowed on instant vector, got matrix "
+     "instead"},
     {"start()", "1:6: parse error: unexpected \"(\""},
     {"end()", "1:4: parse error: unexpected \"(\""},
     {"MIN keep_common (some_metric)",
@@ -626,17 +712,22 @@ const ErrorCase kErrorCases[] = {
      "1:34: parse error: unexpected <by>"},
     {"topk(some_metric,)",
      "1:17: parse error: trailing commas not allowed in function call args"},
-    {"topk(some_metric, other_metric)", "1:6: parse error: expected type scalar "
-                                        "in aggregation parameter, got instant vector"},
+    {"topk(some_metric, other_metric)",
+     "1:6: parse error: expected type scalar "
+     "in aggregation parameter, got instant vector"},
     {"rate(some_metric[5m]) @ 1234",
-     "1:1: parse error: @ modifier must be preceded by an instant vector selector "
+     "1:1: parse error: @ modifier must be preceded by an instant vector "
+     "selector "
      "or range vector selector or a subquery"},
-    {"floor(1)", "1:7: parse error: expected type instant vector in call to "
-                 "function \"floor\", got scalar"},
+    {"floor(1)",
+     "1:7: parse error: expected type instant vector in call to "
+     "function \"floor\", got scalar"},
     {"hour(some_metric, some_metric, some_metric)",
-     "1:1: parse error: expected at most 1 argument(s) in call to \"hour\", got 3"},
+     "1:1: parse error: expected at most 1 argument(s) in call to \"hour\", "
+     "got 3"},
     {"non_existent_function_far_bar()",
-     "1:1: parse error: unknown function with name \"non_existent_function_far_bar\""},
+     "1:1: parse error: unknown function with name "
+     "\"non_existent_function_far_bar\""},
     {"label_replace(a, `b`, `c\xff`, `d`, `.*`)",
      "1:23: parse error: invalid UTF-8 rune"},
     {"-=", "1:2: parse error: unexpected \"=\""},
@@ -644,7 +735,8 @@ const ErrorCase kErrorCases[] = {
     {"e-+=/(0)", "1:4: parse error: unexpected \"=\""},
     {"a>b()", "1:3: parse error: unknown function with name \"b\""},
     {"`\\``", "1:4: parse error: unterminated raw string"},
-    {"\"\\x.\"", "1:1: parse error: illegal character U+002E '.' in escape sequence"},
+    {"\"\\x.\"",
+     "1:1: parse error: illegal character U+002E '.' in escape sequence"},
     {"foo{bar=\"baz\"}[",
      "1:16: parse error: unexpected end of input in duration expression"},
     {"bool", "1:1: parse error: unexpected <bool>"},
@@ -677,7 +769,8 @@ TEST(ParserTest, PrecedenceAndAssociativity) {
   auto e = ParseExpr("-2 ^ 2");
   ASSERT_TRUE(e.ok());
   ASSERT_EQ(Root(e).kind, ExprKind::kUnary);
-  EXPECT_EQ(static_cast<const UnaryExpr&>(Root(e)).expr->kind, ExprKind::kBinary);
+  EXPECT_EQ(static_cast<const UnaryExpr&>(Root(e)).expr->kind,
+            ExprKind::kBinary);
 
   e = ParseExpr("2 ^ 3 ^ 2");
   ASSERT_TRUE(e.ok());
@@ -740,8 +833,8 @@ TEST(ParserTest, MatrixAndSubqueryFields) {
 
   e = ParseExpr("max_over_time(foo[1h:] @ start() offset (1m*2))");
   ASSERT_TRUE(e.ok());
-  const auto& sq =
-      static_cast<const SubqueryExpr&>(*static_cast<const Call&>(Root(e)).args[0]);
+  const auto& sq = static_cast<const SubqueryExpr&>(
+      *static_cast<const Call&>(Root(e)).args[0]);
   EXPECT_EQ(sq.range_ms, 3600000);
   EXPECT_EQ(sq.step_ms, 0);
   EXPECT_EQ(sq.offset_ms, 120000);
@@ -776,11 +869,11 @@ TEST(ParserTest, DurationExpressionsFold) {
     ASSERT_TRUE(e.ok()) << e.status();
     EXPECT_EQ(static_cast<const MatrixSelector&>(Root(e)).range_ms, c.range_ms);
   }
-  auto e = ParseExpr(
-      "sum_over_time(m[29s+1s:((((8 - 2) / 3) * 7s) % 4) + 8000ms])");
+  auto e =
+      ParseExpr("sum_over_time(m[29s+1s:((((8 - 2) / 3) * 7s) % 4) + 8000ms])");
   ASSERT_TRUE(e.ok()) << e.status();
-  const auto& sq =
-      static_cast<const SubqueryExpr&>(*static_cast<const Call&>(Root(e)).args[0]);
+  const auto& sq = static_cast<const SubqueryExpr&>(
+      *static_cast<const Call&>(Root(e)).args[0]);
   EXPECT_EQ(sq.range_ms, 30000);
   EXPECT_EQ(sq.step_ms, 10000);
 
@@ -844,8 +937,9 @@ TEST(ParserTest, ExperimentalGates) {
   opts.enable_experimental_functions = false;
   auto e = ParseExpr("sort_by_label(foo, \"a\")", opts);
   ASSERT_FALSE(e.ok());
-  EXPECT_THAT(std::string(e.status().message()),
-              HasSubstr("1:1: parse error: function \"sort_by_label\" is not enabled"));
+  EXPECT_THAT(
+      std::string(e.status().message()),
+      HasSubstr("1:1: parse error: function \"sort_by_label\" is not enabled"));
   e = ParseExpr("limitk(1, foo)", opts);
   ASSERT_FALSE(e.ok());
   EXPECT_THAT(std::string(e.status().message()),
@@ -883,7 +977,8 @@ TEST(ParserTest, DepthAndLengthLimits) {
   deep += std::string(5000, ')');
   auto e = ParseExpr(deep);
   ASSERT_FALSE(e.ok());
-  EXPECT_THAT(std::string(e.status().message()), HasSubstr("nests deeper than"));
+  EXPECT_THAT(std::string(e.status().message()),
+              HasSubstr("nests deeper than"));
 
   std::string unary(100000, '-');
   unary += "foo";
@@ -895,7 +990,8 @@ TEST(ParserTest, DepthAndLengthLimits) {
   }
   e = ParseExpr(chain);
   ASSERT_FALSE(e.ok());
-  EXPECT_THAT(std::string(e.status().message()), HasSubstr("nests deeper than"));
+  EXPECT_THAT(std::string(e.status().message()),
+              HasSubstr("nests deeper than"));
 
   std::string ok_chain = "1";
   for (int i = 0; i < 500; ++i) {
@@ -943,11 +1039,16 @@ TEST(DurationTest, ParseAndFormat) {
     int64_t ms;
     const char* out;
   } cases[] = {
-      {"0", 0, "0s"},          {"0s", 0, "0s"},
-      {"1ms", 1, "1ms"},       {"1s", 1000, "1s"},
-      {"90s", 90000, "1m30s"}, {"1h30m", 5400000, "1h30m"},
-      {"1d", 86400000, "1d"},  {"7d", 604800000, "1w"},
-      {"8d", 691200000, "8d"}, {"1y", 31536000000, "1y"},
+      {"0", 0, "0s"},
+      {"0s", 0, "0s"},
+      {"1ms", 1, "1ms"},
+      {"1s", 1000, "1s"},
+      {"90s", 90000, "1m30s"},
+      {"1h30m", 5400000, "1h30m"},
+      {"1d", 86400000, "1d"},
+      {"7d", 604800000, "1w"},
+      {"8d", 691200000, "8d"},
+      {"1y", 31536000000, "1y"},
       {"1y1d", 31622400000, "366d"},
       {"1h0m0s1ms", 3600001, "1h1ms"},
   };

@@ -105,7 +105,8 @@ std::string AtString(const AtSpec& at) {
     case AtModifier::kEnd:
       return " @ end()";
     case AtModifier::kTimestamp:
-      return absl::StrFormat(" @ %.3f", static_cast<double>(at.timestamp_ms) / 1000.0);
+      return absl::StrFormat(" @ %.3f",
+                             static_cast<double>(at.timestamp_ms) / 1000.0);
   }
   return "";
 }
@@ -179,9 +180,9 @@ void Print(const Expr& e, std::string* out) {
     case ExprKind::kMatrixSelector: {
       const auto& m = static_cast<const MatrixSelector&>(e);
       const VectorSelector& vs = m.selector();
-      absl::StrAppend(out, SelectorBody(vs), "[",
-                      DurationString(m.range_ms, m.range_expr), "]",
-                      AtString(vs.at), OffsetString(vs.offset_ms, vs.offset_expr));
+      absl::StrAppend(
+          out, SelectorBody(vs), "[", DurationString(m.range_ms, m.range_expr),
+          "]", AtString(vs.at), OffsetString(vs.offset_ms, vs.offset_expr));
       return;
     }
     case ExprKind::kSubquery: {
@@ -191,7 +192,8 @@ void Print(const Expr& e, std::string* out) {
       if (s.step_expr || s.step_ms != 0) {
         absl::StrAppend(out, DurationString(s.step_ms, s.step_expr));
       }
-      absl::StrAppend(out, "]", AtString(s.at), OffsetString(s.offset_ms, s.offset_expr));
+      absl::StrAppend(out, "]", AtString(s.at),
+                      OffsetString(s.offset_ms, s.offset_expr));
       return;
     }
     case ExprKind::kParen:
@@ -350,7 +352,8 @@ std::string FormatFloat(double v) {
       out += ".";
       out += digits.substr(1);
     }
-    absl::StrAppendFormat(&out, "e%c%02d", exp10 < 0 ? '-' : '+', std::abs(exp10));
+    absl::StrAppendFormat(&out, "e%c%02d", exp10 < 0 ? '-' : '+',
+                          std::abs(exp10));
     return out;
   }
   const int dp = exp10 + 1;

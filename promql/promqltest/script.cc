@@ -1,5 +1,6 @@
 #include "promql/promqltest/script.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -564,13 +565,19 @@ absl::StatusOr<std::vector<Command>> ParseScript(absl::string_view text) {
 namespace vigil::promql::promqltest {
 namespace {
 
-// Forwards to the store and notes whether a selection touched a series that
-// holds native histograms (which the store cannot hold, so they are kept
-// aside as label sets).
+// A series that has native-histogram samples, and their times.
+struct HistogramSeries {
+  storage::Labels labels;
+  std::vector<int64_t> ts;
+};
+
+// Forwards to the store and notes whether a selection covered a native
+// histogram sample (the store holds floats only, so histogram series are
+// kept aside as label sets with their sample times).
 class TrackingQueryable final : public storage::Queryable {
  public:
   TrackingQueryable(const storage::Queryable& base,
-                    const std::vector<storage::Labels>& histogram_series)
+                    const std::vector<HistogramSeries>& histogram_series)
       : base_(base), histogram_series_(histogram_series) {}
 
   bool touched_histogram() const { return touched_; }
@@ -579,15 +586,17 @@ class TrackingQueryable final : public storage::Queryable {
   absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
       absl::Span<const storage::Matcher> matchers, int64_t mint,
       int64_t maxt) const override {
-    for (const storage::Labels& l : histogram_series_) {
+    for (const HistogramSeries& h : histogram_series_) {
       bool all = true;
       for (const storage::Matcher& m : matchers) {
-        if (!m.Matches(l.Get(m.name()))) {
+        if (!m.Matches(h.labels.Get(m.name()))) {
           all = false;
           break;
         }
       }
-      if (all) touched_ = true;
+      if (!all) continue;
+      auto it = std::lower_bound(h.ts.begin(), h.ts.end(), mint);
+      if (it != h.ts.end() && *it <= maxt) touched_ = true;
     }
     return base_.Select(matchers, mint, maxt);
   }
@@ -610,7 +619,7 @@ class TrackingQueryable final : public storage::Queryable {
 
  private:
   const storage::Queryable& base_;
-  const std::vector<storage::Labels>& histogram_series_;
+  const std::vector<HistogramSeries>& histogram_series_;
   mutable bool touched_ = false;
 };
 
@@ -934,7 +943,7 @@ std::vector<CaseResult> RunScript(const std::vector<Command>& commands,
   Engine engine(eo);
   auto head = std::make_unique<storage::Head>(storage::HeadOptions{},
                                               Clock::Real());
-  std::vector<storage::Labels> histogram_series;
+  std::vector<HistogramSeries> histogram_series;
   for (const Command& cmd : commands) {
     switch (cmd.kind) {
       case Command::kClear:
@@ -965,7 +974,15 @@ std::vector<CaseResult> RunScript(const std::vector<Command>& commands,
           prev->has_histogram = prev->has_histogram || s.has_histogram;
         }
         for (const SeriesSpec& s : merged) {
-          if (s.has_histogram) histogram_series.push_back(s.labels);
+          if (s.has_histogram) {
+            HistogramSeries h{s.labels, {}};
+            for (size_t k = 0; k < s.points.size(); ++k) {
+              if (s.points[k].kind == Point::kHistogram) {
+                h.ts.push_back(static_cast<int64_t>(k) * cmd.load.interval_ms);
+              }
+            }
+            histogram_series.push_back(std::move(h));
+          }
           std::string mname(s.labels.MetricName());
           if (cmd.load.with_nhcb && absl::EndsWith(mname, "_bucket") &&
               s.labels.Has("le")) {
@@ -974,7 +991,13 @@ std::vector<CaseResult> RunScript(const std::vector<Command>& commands,
             storage::LabelsBuilder b(s.labels);
             b.Del("le");
             b.Set("__name__", mname.substr(0, mname.size() - 7));
-            histogram_series.push_back(b.Build());
+            HistogramSeries h{b.Build(), {}};
+            for (size_t k = 0; k < s.points.size(); ++k) {
+              if (s.points[k].kind == Point::kFloat) {
+                h.ts.push_back(static_cast<int64_t>(k) * cmd.load.interval_ms);
+              }
+            }
+            histogram_series.push_back(std::move(h));
           }
           std::vector<storage::Sample> samples;
           for (size_t k = 0; k < s.points.size(); ++k) {

@@ -352,6 +352,8 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Conn> conn) {
     const bool keep = keep_alive && !stopping_fast_.load();
     res.keep_alive(keep);
     res.prepare_payload();
+    // HEAD: the GET answer's headers (Content-Length included), no body.
+    if (request.method == "HEAD") res.body().clear();
     conn->stream.expires_after(read_timeout);
     auto [wec, wn] = co_await bhttp::async_write(conn->stream, res, kTuple);
     if (wec || !keep) break;

@@ -577,6 +577,18 @@ void Notifier::Stop(absl::Duration timeout) {
   }
 }
 
+bool Notifier::WaitDispatchedForTest(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      absl::Condition(
+          +[](Notifier* n) {
+            n->mu_.AssertHeld();
+            return n->queue_.empty() && !n->dispatching_;
+          },
+          this),
+      timeout);
+}
+
 void Notifier::PauseDispatchForTest(bool paused) {
   absl::MutexLock lock(&mu_);
   paused_ = paused;

@@ -90,6 +90,10 @@ class Notifier final : public engine::AlertSink {
   // can fill the queue deterministically.
   void PauseDispatchForTest(bool paused);
 
+  // Blocks until the main queue is empty and every batch taken from it has
+  // been handed to the targets' queues (or `timeout` passed).
+  bool WaitDispatchedForTest(absl::Duration timeout);
+
   // Alerts in the main queue (prometheus_notifications_queue_length).
   size_t queue_length() const;
   // Alerts dropped so far (prometheus_notifications_dropped_total).

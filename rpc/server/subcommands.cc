@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "engine/cli.h"
+#include "engine/rule_unit_test_runner.h"
 #include "rpc/server/config.h"
 
 namespace vigil::rpc::server {
@@ -55,10 +56,7 @@ const std::vector<Subcommand>& Subcommands() {
       {"check", "rules", "FILE...",
        [](const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err) { return engine::RunCheckRules(args, out, err); }},
-      {"test", "rules", "FILE...",
-       [](const std::vector<std::string>&, std::ostream&, std::ostream& err) {
-         return NotAvailable("test rules", err);
-       }},
+      {"test", "rules", "FILE...", engine::RunTestRules},
       {"test", "promql", "FILE...",
        [](const std::vector<std::string>&, std::ostream&, std::ostream& err) {
          return NotAvailable("test promql", err);

@@ -1,0 +1,158 @@
+#include "engine/rule_unit_test_runner.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace vigil::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Dir() {
+  const char* d = std::getenv("TEST_TMPDIR");
+  return d ? d : "/tmp";
+}
+
+std::string Write(const std::string& name, const std::string& content) {
+  std::string path = Dir() + "/" + name;
+  std::ofstream(path) << content;
+  return path;
+}
+
+constexpr char kRules[] = R"(groups:
+- name: example
+  rules:
+  - record: job:http_inprogress_requests:sum
+    expr: sum by (job) (http_requests)
+  - alert: InstanceDown
+    expr: up == 0
+    for: 5m
+    labels:
+      severity: page
+    annotations:
+      summary: "Instance {{ $labels.instance }} down"
+      description: "{{ $labels.instance }} of job {{ $labels.job }} has been down for more than 5 minutes."
+)";
+
+constexpr char kTests[] = R"(rule_files:
+  - ut_rules.yml
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'up{job="prometheus", instance="localhost:9090"}'
+        values: '0 0 0 0 0 0 0 0 0 0 0 0 0 0 0'
+      - series: 'up{job="node_exporter", instance="localhost:9100"}'
+        values: '1+0x6 0 0 0 0 0 0 0 0'
+      - series: 'http_requests{job="api", instance="a"}'
+        values: '1+1x10'
+      - series: 'http_requests{job="api", instance="b"}'
+        values: '_ 2 stale'
+    alert_rule_test:
+      - eval_time: 4m
+        alertname: InstanceDown
+      - eval_time: 10m
+        alertname: InstanceDown
+        exp_alerts:
+          - exp_labels:
+              severity: page
+              instance: localhost:9090
+              job: prometheus
+            exp_annotations:
+              summary: "Instance localhost:9090 down"
+              description: "localhost:9090 of job prometheus has been down for more than 5 minutes."
+    promql_expr_test:
+      - expr: job:http_inprogress_requests:sum
+        eval_time: 5m
+        exp_samples:
+          - labels: 'job:http_inprogress_requests:sum{job="api"}'
+            value: 6
+      - expr: ALERTS{alertstate="pending"}
+        eval_time: 8m
+        exp_samples:
+          - labels: 'ALERTS{alertname="InstanceDown", alertstate="pending", instance="localhost:9100", job="node_exporter", severity="page"}'
+            value: 1
+)";
+
+TEST(RunTestRules, PassingFile) {
+  Write("ut_rules.yml", kRules);
+  std::string t = Write("ut_tests.yml", kTests);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules({t}, out, err), 0) << err.str();
+  EXPECT_EQ(out.str(), "Unit Testing:  " + t + "\n  SUCCESS\n\n");
+}
+
+TEST(RunTestRules, FailingAlertAndExpression) {
+  Write("ut_rules.yml", kRules);
+  std::string tests = kTests;
+  // Expect the wrong instance and the wrong value.
+  tests.replace(tests.find("instance: localhost:9090"), 24,
+                "instance: localhost:9999");
+  tests.replace(tests.find("value: 6"), 8, "value: 7");
+  std::string t = Write("ut_fail.yml", tests);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules({t}, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("  FAILED:\n"));
+  EXPECT_THAT(err.str(),
+              HasSubstr("    alertname: InstanceDown, time: 10m, \n"
+                        "        exp:[\n"
+                        "            0:\n"
+                        "              Labels:{alertname=\"InstanceDown\", "
+                        "instance=\"localhost:9999\", job=\"prometheus\", "
+                        "severity=\"page\"}\n"));
+  EXPECT_THAT(err.str(),
+              HasSubstr("    expr: \"job:http_inprogress_requests:sum\", time: "
+                        "5m,\n        exp: {__name__=\"job:http_inprogress_"
+                        "requests:sum\", job=\"api\"} 7E+00\n        got: "
+                        "{__name__=\"job:http_inprogress_requests:sum\", "
+                        "job=\"api\"} 6E+00"));
+}
+
+TEST(RunTestRules, RuleFileErrorsAndBadTestFile) {
+  Write("ut_bad_rules.yml",
+        "groups:\n- name: g\n  rules:\n  - record: x\n    expr: sum(\n");
+  std::string t = Write("ut_bad.yml",
+                        "rule_files: [ut_bad_rules.yml]\ntests:\n- "
+                        "input_series: []\n  promql_expr_test:\n  - expr: "
+                        "'1'\n    eval_time: 0s\n    exp_samples: [{value: "
+                        "1}]\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules({t}, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("could not parse expression"));
+
+  std::string u = Write("ut_unknown.yml", "rule_files: []\nbogus: 1\n");
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunTestRules({u}, out2, err2), 1);
+  EXPECT_THAT(err2.str(), HasSubstr("field bogus not found"));
+}
+
+TEST(RunTestRules, Usage) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules({}, out, err), 2);
+}
+
+TEST(GoDurationString, Forms) {
+  EXPECT_EQ(GoDurationString(0), "0s");
+  EXPECT_EQ(GoDurationString(500), "500ms");
+  EXPECT_EQ(GoDurationString(1500), "1.5s");
+  EXPECT_EQ(GoDurationString(90000), "1m30s");
+  EXPECT_EQ(GoDurationString(3600000), "1h0m0s");
+  EXPECT_EQ(GoDurationString(300000), "5m0s");
+}
+
+TEST(FormatFloatE, Forms) {
+  EXPECT_EQ(FormatFloatE(1), "1E+00");
+  EXPECT_EQ(FormatFloatE(25), "2.5E+01");
+  EXPECT_EQ(FormatFloatE(1.5e-7), "1.5E-07");
+  EXPECT_EQ(FormatFloatE(NAN), "NaN");
+  EXPECT_EQ(FormatFloatE(-INFINITY), "-Inf");
+}
+
+}  // namespace
+}  // namespace vigil::engine

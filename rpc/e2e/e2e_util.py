@@ -1,0 +1,131 @@
+"""Helpers for vigil's end-to-end tests: free ports, starting and stopping the
+real Prometheus / Alertmanager / vigil processes on loopback, HTTP calls with
+bounded retries."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Procs:
+    """Starts processes and guarantees they are killed at exit."""
+
+    def __init__(self):
+        self.procs = []
+        self.tmp = tempfile.mkdtemp(prefix="vigil-e2e-")
+
+    def start(self, name, argv):
+        log = open(os.path.join(self.tmp, name + ".log"), "wb")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append((name, p))
+        return p
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.tmp, name + ".log"), "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, name=None):
+        for n, p in self.procs:
+            if name is not None and n != name:
+                continue
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+                    p.wait(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def http_get(url, params=None, timeout=10):
+    if params:
+        url = url + "?" + urllib.parse.urlencode(params, doseq=True)
+    req = urllib.request.Request(url)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def http_post(url, body, content_type="application/json", timeout=10):
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8")
+
+
+def wait_ready(url, procs, name, timeout_s=60):
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        try:
+            status, _ = http_get(url, timeout=2)
+            if status == 200:
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.2)
+    sys.exit("%s did not become ready at %s within %ds; log:\n%s" %
+             (name, url, timeout_s, procs.log(name)))
+
+
+def start_prometheus(procs, config_text, name="prometheus", extra=()):
+    port = free_port()
+    cfg = os.path.join(procs.tmp, name + ".yml")
+    with open(cfg, "w") as f:
+        f.write(config_text)
+    procs.start(name, ["prometheus", "--config.file=" + cfg,
+                       "--storage.tsdb.path=" + os.path.join(procs.tmp, name + "-data"),
+                       "--web.listen-address=127.0.0.1:%d" % port,
+                       "--web.enable-remote-write-receiver",
+                       "--log.level=warn"] + list(extra))
+    base = "http://127.0.0.1:%d" % port
+    wait_ready(base + "/-/ready", procs, name)
+    return base
+
+
+def start_vigil(procs, vigil_bin, config_text, name="vigil", extra=()):
+    port = free_port()
+    cfg = os.path.join(procs.tmp, name + ".yml")
+    with open(cfg, "w") as f:
+        f.write(config_text)
+    procs.start(name, [vigil_bin, "--config.file=" + cfg,
+                       "--web.listen-address=127.0.0.1:%d" % port] + list(extra))
+    base = "http://127.0.0.1:%d" % port
+    wait_ready(base + "/-/ready", procs, name)
+    return base
+
+
+def write_jsonl(path, series):
+    with open(path, "w") as f:
+        for labels, samples in series:
+            f.write(json.dumps({"labels": labels, "samples": samples}) + "\n")
