@@ -65,6 +65,40 @@ struct Head::Series {
   // Sorted by t, unique, all older than the newest in-order sample.
   std::unique_ptr<std::vector<Sample>> ooo;
   uint32_t num_labels = 0;
+  uint32_t closed_bytes = 0;  // sum of closed[i].size
+
+  // Moves the open chunk to the closed ones.
+  void CutOpenChunk() {
+    ClosedChunk c;
+    c.min_t = open.min_time();
+    c.max_t = open.max_time();
+    c.num_samples = static_cast<uint32_t>(open.num_samples());
+    std::vector<uint8_t> bytes = open.Release();
+    c.size = static_cast<uint32_t>(bytes.size());
+    c.data = std::make_unique<uint8_t[]>(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), c.data.get());
+    closed_bytes += c.size;
+    closed.push_back(std::move(c));
+  }
+
+  // Whether some chunk or buffered sample falls in [mint, maxt]; chunk
+  // ranges stand for their samples, as in Prometheus' head.
+  bool Overlaps(int64_t mint, int64_t maxt) const {
+    if (max_t < mint || min_t > maxt) return false;
+    if (!open.empty() && open.max_time() >= mint && open.min_time() <= maxt) {
+      return true;
+    }
+    for (const ClosedChunk& c : closed) {
+      if (c.max_t >= mint && c.min_t <= maxt) return true;
+    }
+    if (ooo) {
+      auto it = std::lower_bound(
+          ooo->begin(), ooo->end(), mint,
+          [](const Sample& a, int64_t b) { return a.t < b; });
+      if (it != ooo->end() && it->t <= maxt) return true;
+    }
+    return false;
+  }
 
   uint32_t* syms() { return reinterpret_cast<uint32_t*>(this + 1); }
   const uint32_t* syms() const {
@@ -72,9 +106,8 @@ struct Head::Series {
   }
   // Encoded bytes held (an empty open chunk counts as none).
   int64_t ChunkBytes() const {
-    int64_t b = open.empty() ? 0 : static_cast<int64_t>(open.bytes().size());
-    for (const ClosedChunk& c : closed) b += c.size;
-    return b;
+    return (open.empty() ? 0 : static_cast<int64_t>(open.bytes().size())) +
+           closed_bytes;
   }
 };
 
@@ -309,17 +342,7 @@ void Head::AppendSample(Series& s, int64_t t, double v,
   }
   const int64_t newest = s.open.max_time();
   if (t > newest) {
-    if (s.open.num_samples() >= kSamplesPerChunk) {
-      ClosedChunk c;
-      c.min_t = s.open.min_time();
-      c.max_t = s.open.max_time();
-      c.num_samples = static_cast<uint32_t>(s.open.num_samples());
-      std::vector<uint8_t> bytes = s.open.Release();
-      c.size = static_cast<uint32_t>(bytes.size());
-      c.data = std::make_unique<uint8_t[]>(bytes.size());
-      std::copy(bytes.begin(), bytes.end(), c.data.get());
-      s.closed.push_back(std::move(c));
-    }
+    if (s.open.num_samples() >= kSamplesPerChunk) s.CutOpenChunk();
     s.open.Append(t, v);
     s.max_t = t;
     ++stats->appended;
@@ -426,22 +449,13 @@ void Head::FoldOutOfOrder(Series& s) {
     assert(n.ok());
     (void)n;
   }
+  for (size_t i = k; i < s.closed.size(); ++i) s.closed_bytes -= s.closed[i].size;
   s.closed.resize(k);
   s.open = XorEncoder();
   const std::vector<Sample>& ooo = *s.ooo;
   size_t i = 0, j = 0;
   auto emit = [&](int64_t t, double v) {
-    if (s.open.num_samples() >= kSamplesPerChunk) {
-      ClosedChunk c;
-      c.min_t = s.open.min_time();
-      c.max_t = s.open.max_time();
-      c.num_samples = static_cast<uint32_t>(s.open.num_samples());
-      std::vector<uint8_t> bytes = s.open.Release();
-      c.size = static_cast<uint32_t>(bytes.size());
-      c.data = std::make_unique<uint8_t[]>(bytes.size());
-      std::copy(bytes.begin(), bytes.end(), c.data.get());
-      s.closed.push_back(std::move(c));
-    }
+    if (s.open.num_samples() >= kSamplesPerChunk) s.CutOpenChunk();
     s.open.Append(t, v);
   };
   while (i < ts.size() || j < ooo.size()) {
@@ -624,7 +638,7 @@ void Head::ForEachSeries(absl::Span<const SeriesRef> refs, int64_t mint,
       auto it = sh.by_ref.find(r);
       if (it == sh.by_ref.end()) continue;  // dropped meanwhile
       const Series& s = *it->second;
-      if (s.max_t < mint || s.min_t > maxt) continue;
+      if (!s.Overlaps(mint, maxt)) continue;
       f(s);
     }
   }
@@ -779,6 +793,7 @@ void Head::Truncate(int64_t min_time_ms) {
       while (keep_from < s.closed.size() &&
              s.closed[keep_from].max_t < min_time_ms) {
         freed += s.closed[keep_from].size;
+        s.closed_bytes -= s.closed[keep_from].size;
         ++keep_from;
       }
       if (keep_from > 0) {

@@ -60,6 +60,13 @@ struct HeadStats {
 // merged on read (and folded into the chunks when it grows). With retention,
 // samples older than now - retention_ms are rejected, and so is anything
 // older than the last Truncate.
+//
+// Layout, for memory: a series is one allocation holding its symbol ids (two
+// uint32 per label) and the open chunk's encoder; closed chunks (120 samples
+// each) are exact-size byte arrays. Refs are never reused: a global sequence
+// number with the shard index in the low bits, so postings lists stay sorted
+// by appending. Truncate drops series, their postings and, once no reader can
+// see them, the symbols only they used.
 class Head final : public Appendable, public Queryable {
  public:
   static constexpr int kSamplesPerChunk = 120;

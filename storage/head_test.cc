@@ -282,6 +282,19 @@ TEST(Head, SelectErrorsAndTimeRange) {
   r = head.Select(any, 0, 10000);
   ASSERT_THAT(r, IsOk());
   ASSERT_EQ(r->size(), 2u);
+  // A gap between chunks is not a match.
+  const Labels gappy = L({{"__name__", "gappy"}});
+  std::vector<Sample> in;
+  for (int i = 0; i < 120; ++i) in.push_back({100000 + i, 1});
+  in.push_back({900000, 1});  // opens a new chunk far away
+  AppendOne(head, gappy, in);
+  const std::vector<Matcher> g = {M(kEqual, "__name__", "gappy")};
+  r = head.Select(g, 200000, 800000);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(*r, IsEmpty());
+  r = head.Select(g, 200000, 900000);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->size(), 1u);
 }
 
 TEST(Head, LabelNamesAndValues) {
@@ -461,6 +474,26 @@ TEST(Head, ResourceExhaustedAppliesNothing) {
               StatusIs(absl::StatusCode::kResourceExhausted,
                        HasSubstr("chunk memory limit")));
   EXPECT_EQ(small.Stats().series, 0);
+
+  // The limit follows what is held: it refuses while full and accepts again
+  // once truncation freed the chunks (OOO folding included).
+  HeadOptions limit_opts;
+  limit_opts.max_chunk_bytes = 3000;
+  limit_opts.out_of_order_window_ms = 1000000;
+  Head limited(limit_opts, &clock);
+  std::vector<Sample> first, late, second;
+  for (int i = 0; i < 1000; i += 2) first.push_back({i, 1.0 * i});
+  for (int i = 1; i < 1000; i += 2) late.push_back({i, 1.0 * i});
+  for (int i = 0; i < 1000; ++i) second.push_back({10000 + i, 1.0 * i});
+  SeriesSamples b1{&a, first}, b2{&a, late}, b3{&a, second};
+  ASSERT_THAT(limited.Append({&b1, 1}), IsOk());
+  ASSERT_THAT(limited.Append({&b2, 1}), IsOk());  // folds out-of-order data
+  EXPECT_EQ(limited.Stats().samples, 1000);
+  EXPECT_THAT(limited.Append({&b3, 1}),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  limited.Truncate(5000);
+  EXPECT_EQ(limited.Stats().chunk_bytes, 0);
+  EXPECT_THAT(limited.Append({&b3, 1}), IsOk());
 }
 
 TEST(Head, ConcurrentAppendsAndReads) {

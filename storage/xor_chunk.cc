@@ -39,57 +39,77 @@ inline bool IsSmallInteger(uint64_t bits) {
   return std::bit_cast<uint64_t>(static_cast<double>(i)) == bits;  // not -0.0
 }
 
-// Reads MSB-first bits. Past the end it reads zeros and records the overrun,
-// so a corrupt chunk can only produce garbage samples, never a bad read.
+// Reads MSB-first bits through a 64-bit buffer refilled a word at a time.
+// Past the end it reads zeros and records the overrun, so a corrupt chunk can
+// only produce garbage samples, never a bad read.
 class BitReader {
  public:
-  BitReader(const uint8_t* data, size_t size, size_t bit_pos)
-      : data_(data), size_(size), pos_(bit_pos) {}
+  BitReader(const uint8_t* data, size_t size, size_t byte_pos)
+      : p_(data + byte_pos), end_(data + size) {}
 
-  // REQUIRES: 1 <= n <= 57.
-  inline uint64_t Peek(int n) const {
-    const size_t byte = pos_ >> 3;
-    uint64_t word;
-    if (byte + 8 <= size_) {
-      std::memcpy(&word, data_ + byte, 8);
-      word = __builtin_bswap64(word);
-    } else {
-      word = 0;
-      for (size_t i = 0; i < 8; ++i) {
-        word <<= 8;
-        if (byte + i < size_) word |= data_[byte + i];
-      }
-    }
-    return (word << (pos_ & 7)) >> (64 - n);
-  }
+  // REQUIRES: 1 <= n <= 56.
   inline uint64_t Read(int n) {
-    if (n == 0) return 0;
-    if (n > 56) {
-      const uint64_t hi = Read(n - 32);
-      return (hi << 32) | Read(32);
-    }
-    const uint64_t v = Peek(n);
-    pos_ += n;
+    if (avail_ < n) Refill();
+    const uint64_t v = buf_ >> (64 - n);
+    buf_ <<= n;
+    avail_ -= n;
     return v;
   }
-  // Counts leading one bits, up to `max`, consuming them and the terminating
-  // zero (when fewer than `max`).
+  // 0 <= n <= 64.
+  inline uint64_t ReadWide(int n) {
+    if (n == 0) return 0;
+    if (n <= 56) return Read(n);
+    const uint64_t hi = Read(n - 32);
+    return (hi << 32) | Read(32);
+  }
+  // Counts leading one bits, up to `max` (<= 8), consuming them and the
+  // terminating zero (when fewer than `max`).
   inline int ReadOnes(int max) {
-    const uint64_t w = Peek(max + 1 > 57 ? 57 : max + 1) << (64 - (max + 1));
-    int ones = std::countl_one(w);
+    if (avail_ < max + 1) Refill();
+    int ones = std::countl_one(buf_);
     if (ones >= max) {
-      pos_ += max;
-      return max;
+      ones = max;
+      buf_ <<= max;
+      avail_ -= max;
+    } else {
+      buf_ <<= ones + 1;
+      avail_ -= ones + 1;
     }
-    pos_ += ones + 1;
     return ones;
   }
-  bool overrun() const { return pos_ > size_ * 8; }
+  bool overrun() const { return pad_bits_ > avail_; }
 
  private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_;
+  // Leaves at least 57 bits available. Bits past `avail_` in buf_ are either
+  // zero or the true next bits, so OR-ing them in again is harmless.
+  inline void Refill() {
+    if (end_ - p_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p_, 8);
+      w = __builtin_bswap64(w);
+      buf_ |= w >> avail_;
+      const int bytes = (63 - avail_) >> 3;
+      p_ += bytes;
+      avail_ += bytes * 8;
+      return;
+    }
+    while (avail_ <= 56) {
+      uint64_t b = 0;
+      if (p_ < end_) {
+        b = *p_++;
+      } else {
+        pad_bits_ += 8;
+      }
+      buf_ |= b << (56 - avail_);
+      avail_ += 8;
+    }
+  }
+
+  const uint8_t* p_;
+  const uint8_t* end_;
+  uint64_t buf_ = 0;
+  int avail_ = 0;
+  int pad_bits_ = 0;  // zero bits added past the end (at the buffer's tail)
 };
 
 }  // namespace
@@ -247,7 +267,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
   }
   const int n = XorChunkNumSamples(chunk);
   if (n == 0) return 0;
-  BitReader r(chunk.data(), chunk.size(), 16);
+  BitReader r(chunk.data(), chunk.size(), 2);
   const size_t start = ts->size();
   // Decode straight into the output arrays, then drop what is out of range;
   // one resize per chunk keeps the loop free of push_back checks.
@@ -264,7 +284,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
     if (i == 0) {
       int len = static_cast<int>(r.Read(6));
       if (len == 63) len = 64;
-      t = UnZigZag(r.Read(len));
+      t = UnZigZag(r.ReadWide(len));
     } else {
       int64_t dod;
       switch (r.ReadOnes(5)) {
@@ -273,7 +293,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
         case 2: dod = SignExtend(r.Read(14), 14); break;
         case 3: dod = SignExtend(r.Read(20), 20); break;
         case 4: dod = SignExtend(r.Read(32), 32); break;
-        default: dod = static_cast<int64_t>(r.Read(64)); break;
+        default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
       }
       delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
                                    static_cast<uint64_t>(dod));
@@ -290,7 +310,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
           case 0: z = r.Read(7); break;
           case 1: z = r.Read(14); break;
           case 2: z = r.Read(24); break;
-          default: z = r.Read(64); break;
+          default: z = r.ReadWide(64); break;
         }
         const double prev = std::bit_cast<double>(v);
         const int64_t base = (prev >= -kMaxExactInt && prev <= kMaxExactInt)
@@ -308,7 +328,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
           return absl::InternalError("xor chunk reuses a missing window");
         }
         const int bits = 64 - lead - trail;
-        v ^= r.Read(bits) << trail;
+        v ^= r.ReadWide(bits) << trail;
         break;
       }
       default: {
@@ -321,7 +341,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
           return absl::InternalError("xor chunk has a bad value window");
         }
         trail = 64 - lead - bits;
-        v ^= r.Read(bits) << trail;
+        v ^= r.ReadWide(bits) << trail;
         break;
       }
     }

@@ -179,6 +179,19 @@ TEST(XorChunk, RandomBytesNeverCrash) {
     }
   }
   EXPECT_EQ(failures, static_cast<int>(full.size()));
+
+  // Single bit flips anywhere in a valid chunk.
+  std::vector<uint8_t> bytes(full.begin(), full.end());
+  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+    bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+    t.clear();
+    v.clear();
+    auto n = DecodeXorChunk(bytes, std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::max(), &t, &v);
+    EXPECT_EQ(t.size(), n.ok() ? *n : 0u);
+    EXPECT_EQ(v.size(), t.size());
+    bytes[bit / 8] ^= static_cast<uint8_t>(0x80 >> (bit % 8));
+  }
 }
 
 }  // namespace
