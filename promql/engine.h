@@ -33,6 +33,9 @@ struct EngineOptions {
   // Experimental functions (limitk, sort_by_label, ...) and duration
   // expressions.
   bool enable_experimental_functions = true;
+  // Keep each selector's resolved series in the PreparedQuery while the
+  // store's IndexGeneration() does not change.
+  bool cache_selected_series = true;
 };
 
 // A parsed query, ready to be evaluated many times (rules evaluate the same
@@ -58,12 +61,20 @@ class PreparedQuery {
  private:
   friend class Engine;
   PreparedQuery(std::string query, std::unique_ptr<parser::Expr> expr,
-                const EngineOptions& opts)
-      : query_(std::move(query)), expr_(std::move(expr)), opts_(opts) {}
+                const EngineOptions& opts);
+
+ public:
+  ~PreparedQuery();
+
+ private:
+
+  class Cache;
 
   std::string query_;
   std::unique_ptr<parser::Expr> expr_;
   EngineOptions opts_;
+  // Series each selector resolved to, per store and index generation.
+  std::unique_ptr<Cache> cache_;
 };
 
 // Creates prepared queries. Thread-safe; holds only options.

@@ -162,3 +162,32 @@ TEST_F(EngineTest, HugeSubqueryResolutionIsRefusedNotCrashing) {
 
 }  // namespace
 }  // namespace vigil::promql
+
+namespace vigil::promql {
+namespace {
+
+TEST_F(EngineTest, CachedSelectionSeesNewSeries) {
+  Engine engine;
+  auto q = engine.Prepare("count(x_total)");
+  ASSERT_THAT(q, IsOk());
+  auto first = (*q)->EvalInstant(*head_, 600000);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(std::get<Vector>(first->value)[0].v, 2);
+  // A new series changes the index generation; the cache must refresh.
+  auto labels =
+      storage::Labels::FromUnsorted({{"__name__", "x_total"}, {"job", "c"}});
+  ASSERT_TRUE(labels.ok());
+  std::vector<storage::Sample> samples = {{600000, 1}};
+  storage::SeriesSamples batch{&*labels, samples};
+  ASSERT_THAT(head_->Append(absl::MakeConstSpan(&batch, 1)), IsOk());
+  auto second = (*q)->EvalInstant(*head_, 600000);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(std::get<Vector>(second->value)[0].v, 3);
+  // Earlier than the new series' only sample: it is not counted.
+  auto earlier = (*q)->EvalInstant(*head_, 60000);
+  ASSERT_THAT(earlier, IsOk());
+  EXPECT_EQ(std::get<Vector>(earlier->value)[0].v, 2);
+}
+
+}  // namespace
+}  // namespace vigil::promql

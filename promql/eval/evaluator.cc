@@ -396,12 +396,19 @@ class Evaluator {
 
 absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
                               int64_t maxt, RangeVec* out) {
-  ASSIGN_OR_RETURN(std::vector<storage::SeriesHandle> handles,
-                   q_.Select(vs.matchers, mint, maxt));
+  std::vector<storage::SeriesHandle> owned;
+  std::shared_ptr<const std::vector<storage::SeriesHandle>> cached;
+  if (opts_.select_cache != nullptr) {
+    ASSIGN_OR_RETURN(cached, opts_.select_cache->Select(vs, q_));
+  } else {
+    ASSIGN_OR_RETURN(owned, q_.Select(vs.matchers, mint, maxt));
+  }
+  const std::vector<storage::SeriesHandle>& handles =
+      cached != nullptr ? *cached : owned;
   out->series.reserve(handles.size());
-  for (auto& h : handles) {
+  for (const auto& h : handles) {
     RSeries r;
-    r.labels = std::move(h.labels);
+    r.labels = h.labels;
     r.off = out->ts.size();
     r.n = q_.ReadSamples(h.ref, mint, maxt, &out->ts, &out->vs);
     samples_loaded += static_cast<int64_t>(r.n);
@@ -639,13 +646,13 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
   }
   bool keep_name = name == "last_over_time";
   bool counter_check = name == "rate" || name == "increase";
-  const RangeVec& rv = m.range;
+  RangeVec& rv = m.range;
   Val out;
   out.type = PT::kVector;
   out.vec.reserve(rv.series.size());
   std::vector<double> args(scalars.size());
-  for (const RSeries& r : rv.series) {
-    VSeries vs = NewSeries(r.labels, s.n);
+  for (RSeries& r : rv.series) {
+    VSeries vs = NewSeries(std::move(r.labels), s.n);
     vs.drop_name = keep_name ? r.drop_name : true;
     const int64_t* ts = rv.T(r);
     const double* vals = rv.V(r);
@@ -668,7 +675,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
     }
     if (!any) continue;
     if (counter_check) {
-      std::string_view mname = r.labels.MetricName();
+      std::string_view mname = vs.labels.MetricName();
       if (!mname.empty() && !IsCounterName(mname)) {
         annos.Info(absl::StrCat(
             "PromQL info: metric might not be a counter, name does not end in "
@@ -1262,7 +1269,8 @@ absl::StatusOr<Val> Evaluator::EvalCall(const parser::Call& c, const Steps& s) {
     out.type = PT::kVector;
     return out;
   }
-  return absl::UnimplementedError(absl::StrCat("function ", std::string(name), " is not supported"));
+  return absl::UnimplementedError(
+      absl::StrCat("function ", std::string(name), " is not supported"));
 }
 
 // ------------------------------------------------------------- aggregation

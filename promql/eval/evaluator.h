@@ -6,6 +6,8 @@
 #define VIGIL_PROMQL_EVAL_EVALUATOR_H_
 
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -15,6 +17,19 @@
 
 namespace vigil::promql::eval {
 
+// Remembers the series a selector resolved to, so that a query evaluated
+// again and again (a rule) skips the index while the store's
+// IndexGeneration() stays the same. Implementations are thread-safe.
+class SelectCache {
+ public:
+  virtual ~SelectCache() = default;
+  // The series matching `vs` in `q` (all times; series without samples in
+  // the evaluated range are skipped by the caller). The result is shared and
+  // immutable.
+  virtual absl::StatusOr<std::shared_ptr<const std::vector<storage::SeriesHandle>>>
+  Select(const parser::VectorSelector& vs, const storage::Queryable& q) = 0;
+};
+
 struct EvalOptions {
   int64_t lookback_delta_ms = 300000;
   // Subquery step when the query gives none (Prometheus' global evaluation
@@ -23,6 +38,8 @@ struct EvalOptions {
   int64_t max_samples = 50'000'000;
   absl::Time deadline = absl::InfiniteFuture();
   bool enable_delayed_name_removal = true;
+  // Optional, not owned; null: every evaluation asks the index.
+  SelectCache* select_cache = nullptr;
 };
 
 // Evaluates `expr` at the steps start, start+step, ..., end (an instant

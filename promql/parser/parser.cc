@@ -459,8 +459,9 @@ class Parser {
     }
     return nullptr;
   }
-  std::nullptr_t Unexpected(const Token& t, std::string_view context,
-                            std::string_view expected) {
+  [[gnu::noinline]] std::nullptr_t Unexpected(const Token& t,
+                                              std::string_view context,
+                                              std::string_view expected) {
     if (t.type == Tok::kError) {
       return Fail(t.pos, t.error);
     }
@@ -486,10 +487,15 @@ class Parser {
     return absl::InvalidArgumentError(
         absl::StrCat(line, ":", pos - last_nl, ": parse error: ", err_));
   }
+  // Error helpers stay out of line so the recursive parse functions keep
+  // small stack frames (deep nesting must fit in a thread's stack).
+  [[gnu::noinline]] std::nullptr_t FailTooDeep(int pos) {
+    return Fail(pos, absl::StrCat("expression nests deeper than ",
+                                  opts_.max_depth, " levels"));
+  }
   bool CheckHeight(Expr& e) {
     if (e.height > opts_.max_depth) {
-      Fail(e.pos.start, absl::StrCat("expression nests deeper than ",
-                                     opts_.max_depth, " levels"));
+      FailTooDeep(e.pos.start);
       return false;
     }
     return true;
@@ -507,8 +513,7 @@ class Parser {
   ExprPtr ParseExpr(int min_prec) {
     DepthGuard guard(this);
     if (!guard.ok()) {
-      return Fail(Peek().pos, absl::StrCat("expression nests deeper than ",
-                                           opts_.max_depth, " levels"));
+      return FailTooDeep(Peek().pos);
     }
     ExprPtr lhs = ParseUnary();
     if (!lhs) {
@@ -528,31 +533,13 @@ class Parser {
       auto b = std::make_unique<BinaryExpr>();
       b->op = *op;
       b->op_pos = {t.pos, t.pos + static_cast<int>(t.val.size())};
-      VectorMatching vm;
-      if (Peek().type == Tok::kBool) {
-        Next();
-        b->return_bool = true;
-      }
-      if (Peek().type == Tok::kOn || Peek().type == Tok::kIgnoring) {
-        vm.on = Next().type == Tok::kOn;
-        if (!ParseGroupingLabels(&vm.matching_labels)) {
-          return nullptr;
-        }
-        if (Peek().type == Tok::kGroupLeft || Peek().type == Tok::kGroupRight) {
-          vm.card = Next().type == Tok::kGroupLeft
-                        ? VectorMatchCardinality::kManyToOne
-                        : VectorMatchCardinality::kOneToMany;
-          if (Peek().type == Tok::kLeftParen &&
-              !ParseGroupingLabels(&vm.include)) {
-            return nullptr;
-          }
-        }
+      if (!ParseBinaryModifiers(b.get())) {
+        return nullptr;
       }
       ExprPtr rhs = ParseExpr(*op == BinaryOp::kPow ? prec : prec + 1);
       if (!rhs) {
         return nullptr;
       }
-      b->matching = std::move(vm);
       b->pos = {lhs->pos.start, rhs->pos.end};
       b->height = std::max(lhs->height, rhs->height) + 1;
       b->lhs = std::move(lhs);
@@ -565,7 +552,34 @@ class Parser {
     return lhs;
   }
 
-  ExprPtr ParseUnary() {
+  // `bool`, `on(...)`/`ignoring(...)`, `group_left(...)`/`group_right(...)`
+  // after a binary operator. Sets b->matching (checks may clear it later).
+  [[gnu::noinline]] bool ParseBinaryModifiers(BinaryExpr* b) {
+    VectorMatching vm;
+    if (Peek().type == Tok::kBool) {
+      Next();
+      b->return_bool = true;
+    }
+    if (Peek().type == Tok::kOn || Peek().type == Tok::kIgnoring) {
+      vm.on = Next().type == Tok::kOn;
+      if (!ParseGroupingLabels(&vm.matching_labels)) {
+        return false;
+      }
+      if (Peek().type == Tok::kGroupLeft || Peek().type == Tok::kGroupRight) {
+        vm.card = Next().type == Tok::kGroupLeft
+                      ? VectorMatchCardinality::kManyToOne
+                      : VectorMatchCardinality::kOneToMany;
+        if (Peek().type == Tok::kLeftParen &&
+            !ParseGroupingLabels(&vm.include)) {
+          return false;
+        }
+      }
+    }
+    b->matching = std::move(vm);
+    return true;
+  }
+
+  [[gnu::noinline]] ExprPtr ParseUnary() {
     const Token& t = Peek();
     if (t.type == Tok::kAdd || t.type == Tok::kSub) {
       Next();
@@ -599,7 +613,7 @@ class Parser {
     return ParsePostfix(std::move(prim));
   }
 
-  ExprPtr ParseNumberToken(const Token& t) {
+  [[gnu::noinline]] ExprPtr ParseNumberToken(const Token& t) {
     auto n = std::make_unique<NumberLiteral>();
     n->pos = {t.pos, t.pos + static_cast<int>(t.val.size())};
     if (t.type == Tok::kDuration) {
@@ -625,38 +639,44 @@ class Parser {
     return n;
   }
 
-  ExprPtr ParsePrimary() {
+  [[gnu::noinline]] ExprPtr ParseString() {
+    const Token& t = Next();
+    auto s = std::make_unique<StringLiteral>();
+    s->value = Unquote(t.val);
+    s->pos = {t.pos, t.pos + static_cast<int>(t.val.size())};
+    return s;
+  }
+
+  ExprPtr ParseParen() {
+    const Token& lp = Next();
+    ExprPtr inner = ParseExpr(0);
+    if (!inner) {
+      return nullptr;
+    }
+    if (Peek().type != Tok::kRightParen) {
+      return Unexpected(Peek(), "", "");
+    }
+    const Token& rp = Next();
+    auto p = std::make_unique<ParenExpr>();
+    p->pos = {lp.pos, rp.pos + 1};
+    p->height = inner->height + 1;
+    p->expr = std::move(inner);
+    if (!CheckHeight(*p)) {
+      return nullptr;
+    }
+    return p;
+  }
+
+  [[gnu::noinline]] ExprPtr ParsePrimary() {
     const Token& t = Peek();
     switch (t.type) {
       case Tok::kNumber:
       case Tok::kDuration:
         return ParseNumberToken(Next());
-      case Tok::kString: {
-        Next();
-        auto s = std::make_unique<StringLiteral>();
-        s->value = Unquote(t.val);
-        s->pos = {t.pos, t.pos + static_cast<int>(t.val.size())};
-        return s;
-      }
-      case Tok::kLeftParen: {
-        Next();
-        ExprPtr inner = ParseExpr(0);
-        if (!inner) {
-          return nullptr;
-        }
-        if (Peek().type != Tok::kRightParen) {
-          return Unexpected(Peek(), "", "");
-        }
-        const Token& rp = Next();
-        auto p = std::make_unique<ParenExpr>();
-        p->pos = {t.pos, rp.pos + 1};
-        p->height = inner->height + 1;
-        p->expr = std::move(inner);
-        if (!CheckHeight(*p)) {
-          return nullptr;
-        }
-        return p;
-      }
+      case Tok::kString:
+        return ParseString();
+      case Tok::kLeftParen:
+        return ParseParen();
       case Tok::kLeftBrace:
         return ParseSelector(nullptr);
       case Tok::kIdentifier:
@@ -683,7 +703,7 @@ class Parser {
   }
 
   // `name{...}`, `name` or `{...}`; `name` already consumed when non-null.
-  ExprPtr ParseSelector(const Token* name) {
+  [[gnu::noinline]] ExprPtr ParseSelector(const Token* name) {
     auto vs = std::make_unique<VectorSelector>();
     if (name != nullptr) {
       vs->name = std::string(name->val);
@@ -820,19 +840,56 @@ class Parser {
     }
     call->pos.end = last_end_;
     call->height = MaxHeight(call->args) + 1;
-    call->func = LookupFunction(name.val);
-    if (call->func == nullptr) {
-      return Fail(name.pos, absl::StrCat("unknown function with name ",
-                                         GoQuote(name.val)));
-    }
-    if (call->func->experimental && !opts_.enable_experimental_functions) {
-      return Fail(name.pos, absl::StrCat("function ", GoQuote(name.val),
-                                         " is not enabled"));
-    }
-    if (!CheckHeight(*call)) {
+    if (!ResolveFunction(name, call.get()) || !CheckHeight(*call)) {
       return nullptr;
     }
     return call;
+  }
+
+  [[gnu::noinline]] bool ResolveFunction(const Token& name, Call* call) {
+    call->func = LookupFunction(name.val);
+    if (call->func == nullptr) {
+      Fail(name.pos,
+           absl::StrCat("unknown function with name ", GoQuote(name.val)));
+      return false;
+    }
+    if (call->func->experimental && !opts_.enable_experimental_functions) {
+      Fail(name.pos,
+           absl::StrCat("function ", GoQuote(name.val), " is not enabled"));
+      return false;
+    }
+    return true;
+  }
+
+  // Validates the argument count of an aggregation; returns how many
+  // arguments it takes (1 or 2), or 0 after recording an error.
+  [[gnu::noinline]] size_t AggregateArgsOk(const Token& op,
+                                           const AggregateExpr& agg,
+                                           size_t nargs) {
+    if (nargs == 0) {
+      Fail(op.pos, "no arguments for aggregate expression provided");
+      return 0;
+    }
+    size_t desired = 1;
+    if (AggregateOpHasParam(agg.op)) {
+      if ((agg.op == AggregateOp::kLimitk ||
+           agg.op == AggregateOp::kLimitRatio) &&
+          !opts_.enable_experimental_functions) {
+        Fail(op.pos,
+             absl::StrCat(AV(AggregateOpName(agg.op)),
+                          "() is experimental and must be enabled with "
+                          "--enable-feature=promql-experimental-functions"));
+        return 0;
+      }
+      desired = 2;
+    }
+    if (nargs != desired) {
+      Fail(op.pos, absl::StrFormat("wrong number of arguments for aggregate "
+                                   "expression provided, expected %d, got %d",
+                                   desired, nargs));
+      return 0;
+    }
+    return desired;
   }
 
   ExprPtr ParseAggregate() {
@@ -865,27 +922,9 @@ class Parser {
         }
       }
     }
-    if (args.empty()) {
-      return Fail(op.pos, "no arguments for aggregate expression provided");
-    }
-    size_t desired = 1;
-    if (AggregateOpHasParam(agg->op)) {
-      if ((agg->op == AggregateOp::kLimitk ||
-           agg->op == AggregateOp::kLimitRatio) &&
-          !opts_.enable_experimental_functions) {
-        return Fail(
-            op.pos,
-            absl::StrCat(AV(AggregateOpName(agg->op)),
-                         "() is experimental and must be enabled with "
-                         "--enable-feature=promql-experimental-functions"));
-      }
-      desired = 2;
-    }
-    if (args.size() != desired) {
-      return Fail(op.pos,
-                  absl::StrFormat("wrong number of arguments for aggregate "
-                                  "expression provided, expected %d, got %d",
-                                  desired, args.size()));
+    const size_t desired = AggregateArgsOk(op, *agg, args.size());
+    if (desired == 0) {
+      return nullptr;
     }
     agg->height = MaxHeight(args) + 1;
     if (desired == 2) {
@@ -944,7 +983,7 @@ class Parser {
   }
 
   // ---- postfix modifiers: [range], [range:step], offset, @ ----
-  ExprPtr ParsePostfix(ExprPtr e) {
+  [[gnu::noinline]] ExprPtr ParsePostfix(ExprPtr e) {
     while (e) {
       switch (Peek().type) {
         case Tok::kLeftBracket:
@@ -973,8 +1012,7 @@ class Parser {
   ExprPtr ParseDurExpr(int min_prec) {
     DepthGuard guard(this);
     if (!guard.ok()) {
-      return Fail(Peek().pos, absl::StrCat("expression nests deeper than ",
-                                           opts_.max_depth, " levels"));
+      return FailTooDeep(Peek().pos);
     }
     ExprPtr lhs;
     const Token& t = Peek();
@@ -1317,12 +1355,35 @@ class Parser {
   }
 
   // ---- type checks (Prometheus' checkAST), after a clean parse ----
+  // Check() recurses once per tree level, so it and the per-kind helpers
+  // keep their frames small; messages are built in out-of-line helpers.
+
+  // Fail() with the concatenation of up to six parts.
+  [[gnu::noinline]] void FailCat(int pos, absl::string_view a,
+                                 absl::string_view b = {},
+                                 absl::string_view c = {},
+                                 absl::string_view d = {},
+                                 absl::string_view e = {},
+                                 absl::string_view f = {}) {
+    Fail(pos, absl::StrCat(a, b, c, d, e, f));
+  }
+  [[gnu::noinline]] void FailTypeMismatch(int pos, ValueType want,
+                                          std::string_view context,
+                                          ValueType got) {
+    FailCat(pos, "expected type ", AV(ValueTypeName(want)), " in ", AV(context),
+            ", got ", AV(ValueTypeName(got)));
+  }
+  [[gnu::noinline]] void FailArgCount(int pos, std::string_view kind,
+                                      size_t want, std::string_view fname,
+                                      size_t got) {
+    Fail(pos, absl::StrFormat("expected %s%d argument(s) in call to %s, got %d",
+                              AV(kind), want, GoQuote(fname), got));
+  }
+
   void ExpectType(Expr* e, ValueType want, std::string_view context) {
     ValueType t = Check(e);
     if (t != want) {
-      Fail(e->pos.start,
-           absl::StrCat("expected type ", AV(ValueTypeName(want)), " in ",
-                        AV(context), ", got ", AV(ValueTypeName(t))));
+      FailTypeMismatch(e->pos.start, want, context, t);
     }
   }
 
@@ -1330,223 +1391,228 @@ class Parser {
     if (failed() || node == nullptr) {
       return ValueType::kNone;
     }
-    const ValueType typ = node->type();
     switch (node->kind) {
-      case ExprKind::kAggregate: {
-        auto& n = static_cast<AggregateExpr&>(*node);
-        ExpectType(n.expr.get(), ValueType::kVector, "aggregation expression");
-        switch (n.op) {
-          case AggregateOp::kTopk:
-          case AggregateOp::kBottomk:
-          case AggregateOp::kQuantile:
-          case AggregateOp::kLimitk:
-          case AggregateOp::kLimitRatio:
-            ExpectType(n.param.get(), ValueType::kScalar,
-                       "aggregation parameter");
-            break;
-          case AggregateOp::kCountValues:
-            ExpectType(n.param.get(), ValueType::kString,
-                       "aggregation parameter");
-            break;
-          default:
-            break;
-        }
+      case ExprKind::kAggregate:
+        CheckAggregate(static_cast<AggregateExpr&>(*node));
         break;
-      }
-      case ExprKind::kBinary: {
-        auto& n = static_cast<BinaryExpr&>(*node);
-        const ValueType lt = Check(n.lhs.get());
-        const ValueType rt = Check(n.rhs.get());
-        const std::string op_name(BinaryOpName(n.op));
-        if (n.return_bool && !IsComparisonOp(n.op)) {
-          Fail(n.op_pos.start,
-               "bool modifier can only be used on comparison operators");
-        }
-        if (IsComparisonOp(n.op) && !n.return_bool &&
-            n.lhs->type() == ValueType::kScalar &&
-            n.rhs->type() == ValueType::kScalar) {
-          Fail(n.op_pos.start,
-               "comparisons between scalars must use BOOL modifier");
-        }
-        if (n.matching && IsSetOp(n.op) &&
-            n.matching->card == VectorMatchCardinality::kOneToOne) {
-          n.matching->card = VectorMatchCardinality::kManyToMany;
-        }
-        if (n.matching && n.matching->on) {
-          for (const auto& l1 : n.matching->matching_labels) {
-            for (const auto& l2 : n.matching->include) {
-              if (l1 == l2) {
-                Fail(n.op_pos.start,
-                     absl::StrCat(
-                         "label ", GoQuote(l1),
-                         " must not occur in ON and GROUP clause at once"));
-              }
-            }
-          }
-        }
-        if (lt != ValueType::kScalar && lt != ValueType::kVector) {
-          Fail(n.lhs->pos.start,
-               "binary expression must contain only scalar and instant vector "
-               "types");
-        }
-        if (rt != ValueType::kScalar && rt != ValueType::kVector) {
-          Fail(n.rhs->pos.start,
-               "binary expression must contain only scalar and instant vector "
-               "types");
-        }
-        if ((lt != ValueType::kVector || rt != ValueType::kVector) &&
-            n.matching) {
-          if (!n.matching->matching_labels.empty()) {
-            Fail(n.pos.start,
-                 "vector matching only allowed between instant vectors");
-          }
-          n.matching.reset();
-        } else if (IsSetOp(n.op) && n.matching) {
-          if (n.matching->card == VectorMatchCardinality::kOneToMany ||
-              n.matching->card == VectorMatchCardinality::kManyToOne) {
-            Fail(n.pos.start, absl::StrCat("no grouping allowed for ",
-                                           GoQuote(op_name), " operation"));
-          }
-        }
-        if ((lt == ValueType::kScalar || rt == ValueType::kScalar) &&
-            IsSetOp(n.op)) {
-          Fail(n.pos.start,
-               absl::StrCat("set operator ", GoQuote(op_name),
-                            " not allowed in binary scalar expression"));
-        }
+      case ExprKind::kBinary:
+        CheckBinary(static_cast<BinaryExpr&>(*node));
         break;
-      }
-      case ExprKind::kCall: {
-        auto& n = static_cast<Call&>(*node);
-        const FunctionSignature& f = *n.func;
-        const size_t nargs = f.arg_types.size();
-        const std::string fname = GoQuote(f.name);
-        if (f.variadic == 0) {
-          if (nargs != n.args.size()) {
-            Fail(
-                n.pos.start,
-                absl::StrFormat("expected %d argument(s) in call to %s, got %d",
-                                nargs, fname, n.args.size()));
-          }
-        } else {
-          const size_t na = nargs - 1;
-          if (na > n.args.size()) {
-            Fail(n.pos.start,
-                 absl::StrFormat(
-                     "expected at least %d argument(s) in call to %s, got %d",
-                     na, fname, n.args.size()));
-          } else if (f.variadic > 0 && na + f.variadic < n.args.size()) {
-            Fail(n.pos.start,
-                 absl::StrFormat(
-                     "expected at most %d argument(s) in call to %s, got %d",
-                     na + f.variadic, fname, n.args.size()));
-          }
-        }
-        const Expr* saved_bypass = bypass_;
-        if (f.name == "info" && n.args.size() > 1) {
-          Expr* a1 = n.args[1].get();
-          if (a1->type() != ValueType::kVector) {
-            Fail(n.pos.start,
-                 absl::StrCat(
-                     "expected type instant vector in call to function ", fname,
-                     ", got ", AV(ValueTypeName(a1->type()))));
-          }
-          if (a1->kind == ExprKind::kVectorSelector) {
-            if (!static_cast<VectorSelector*>(a1)->name.empty()) {
-              Fail(
-                  a1->pos.start,
-                  "expected label selectors only, got vector selector instead");
-            } else {
-              bypass_ = a1;
-            }
-          } else {
-            Fail(a1->pos.start, "expected label selectors only");
-          }
-        }
-        for (size_t i = 0; i < n.args.size(); ++i) {
-          size_t ti = i;
-          if (i >= nargs) {
-            if (f.variadic == 0) {
-              break;
-            }
-            ti = nargs - 1;
-          }
-          ValueType t = Check(n.args[i].get());
-          if (t != f.arg_types[ti]) {
-            Fail(n.args[i]->pos.start,
-                 absl::StrCat("expected type ",
-                              AV(ValueTypeName(f.arg_types[ti])),
-                              " in call to function ", fname, ", got ",
-                              AV(ValueTypeName(t))));
-          }
-        }
-        bypass_ = saved_bypass;
+      case ExprKind::kCall:
+        CheckCall(static_cast<Call&>(*node));
         break;
-      }
       case ExprKind::kParen:
         Check(static_cast<ParenExpr&>(*node).expr.get());
         break;
       case ExprKind::kStepInvariant:
         Check(static_cast<StepInvariantExpr&>(*node).expr.get());
         break;
-      case ExprKind::kUnary: {
-        auto& n = static_cast<UnaryExpr&>(*node);
-        ValueType t = Check(n.expr.get());
-        if (t != ValueType::kScalar && t != ValueType::kVector) {
-          Fail(n.pos.start,
-               absl::StrCat(
-                   "unary expression only allowed on expressions of type "
-                   "scalar or instant vector, got ",
-                   GoQuote(ValueTypeName(t))));
-        }
+      case ExprKind::kUnary:
+        CheckUnary(static_cast<UnaryExpr&>(*node));
         break;
-      }
-      case ExprKind::kSubquery: {
-        auto& n = static_cast<SubqueryExpr&>(*node);
-        ValueType t = Check(n.expr.get());
-        if (t != ValueType::kVector) {
-          Fail(n.pos.start,
-               absl::StrCat("subquery is only allowed on instant vector, got ",
-                            AV(RawTypeName(t)), " instead"));
-        }
+      case ExprKind::kSubquery:
+        CheckSubquery(static_cast<SubqueryExpr&>(*node));
         break;
-      }
       case ExprKind::kMatrixSelector:
         Check(static_cast<MatrixSelector&>(*node).vector_selector.get());
         break;
-      case ExprKind::kVectorSelector: {
-        auto& n = static_cast<VectorSelector&>(*node);
-        if (!n.name.empty()) {
-          for (size_t i = 0; i + 1 < n.matchers.size(); ++i) {
-            if (n.matchers[i].name() == storage::kMetricNameLabel) {
-              Fail(n.pos.start,
-                   absl::StrCat(
-                       "metric name must not be set twice: ", GoQuote(n.name),
-                       " or ", GoQuote(n.matchers[i].value())));
-            }
-          }
-          break;
-        }
-        if (bypass_ != node) {
-          bool non_empty = false;
-          for (const auto& m : n.matchers) {
-            if (!m.Matches("")) {
-              non_empty = true;
-              break;
-            }
-          }
-          if (!non_empty) {
-            Fail(n.pos.start,
-                 "vector selector must contain at least one non-empty matcher");
-          }
-        }
+      case ExprKind::kVectorSelector:
+        CheckSelector(static_cast<VectorSelector&>(*node));
         break;
-      }
       case ExprKind::kNumberLiteral:
       case ExprKind::kStringLiteral:
         break;
     }
-    return typ;
+    return node->type();
+  }
+
+  [[gnu::noinline]] void CheckAggregate(AggregateExpr& n) {
+    ExpectType(n.expr.get(), ValueType::kVector, "aggregation expression");
+    switch (n.op) {
+      case AggregateOp::kTopk:
+      case AggregateOp::kBottomk:
+      case AggregateOp::kQuantile:
+      case AggregateOp::kLimitk:
+      case AggregateOp::kLimitRatio:
+        ExpectType(n.param.get(), ValueType::kScalar, "aggregation parameter");
+        break;
+      case AggregateOp::kCountValues:
+        ExpectType(n.param.get(), ValueType::kString, "aggregation parameter");
+        break;
+      default:
+        break;
+    }
+  }
+
+  [[gnu::noinline]] void CheckBinary(BinaryExpr& n) {
+    const ValueType lt = Check(n.lhs.get());
+    const ValueType rt = Check(n.rhs.get());
+    if (failed()) {
+      return;
+    }
+    CheckBinaryTypes(n, lt, rt);
+  }
+
+  [[gnu::noinline]] void CheckBinaryTypes(BinaryExpr& n, ValueType lt,
+                                          ValueType rt) {
+    const std::string op_name = GoQuote(BinaryOpName(n.op));
+    if (n.return_bool && !IsComparisonOp(n.op)) {
+      Fail(n.op_pos.start,
+           "bool modifier can only be used on comparison operators");
+    }
+    if (IsComparisonOp(n.op) && !n.return_bool &&
+        n.lhs->type() == ValueType::kScalar &&
+        n.rhs->type() == ValueType::kScalar) {
+      Fail(n.op_pos.start,
+           "comparisons between scalars must use BOOL modifier");
+    }
+    if (n.matching && IsSetOp(n.op) &&
+        n.matching->card == VectorMatchCardinality::kOneToOne) {
+      n.matching->card = VectorMatchCardinality::kManyToMany;
+    }
+    if (n.matching && n.matching->on) {
+      for (const auto& l1 : n.matching->matching_labels) {
+        for (const auto& l2 : n.matching->include) {
+          if (l1 == l2) {
+            FailCat(n.op_pos.start, "label ", GoQuote(l1),
+                    " must not occur in ON and GROUP clause at once");
+          }
+        }
+      }
+    }
+    if (lt != ValueType::kScalar && lt != ValueType::kVector) {
+      Fail(n.lhs->pos.start,
+           "binary expression must contain only scalar and instant vector "
+           "types");
+    }
+    if (rt != ValueType::kScalar && rt != ValueType::kVector) {
+      Fail(n.rhs->pos.start,
+           "binary expression must contain only scalar and instant vector "
+           "types");
+    }
+    if ((lt != ValueType::kVector || rt != ValueType::kVector) && n.matching) {
+      if (!n.matching->matching_labels.empty()) {
+        Fail(n.pos.start,
+             "vector matching only allowed between instant vectors");
+      }
+      n.matching.reset();
+    } else if (IsSetOp(n.op) && n.matching) {
+      if (n.matching->card == VectorMatchCardinality::kOneToMany ||
+          n.matching->card == VectorMatchCardinality::kManyToOne) {
+        FailCat(n.pos.start, "no grouping allowed for ", op_name, " operation");
+      }
+    }
+    if ((lt == ValueType::kScalar || rt == ValueType::kScalar) &&
+        IsSetOp(n.op)) {
+      FailCat(n.pos.start, "set operator ", op_name,
+              " not allowed in binary scalar expression");
+    }
+  }
+
+  [[gnu::noinline]] void CheckCallArity(Call& n) {
+    const FunctionSignature& f = *n.func;
+    const size_t nargs = f.arg_types.size();
+    if (f.variadic == 0) {
+      if (nargs != n.args.size()) {
+        FailArgCount(n.pos.start, "", nargs, f.name, n.args.size());
+      }
+    } else {
+      const size_t na = nargs - 1;
+      if (na > n.args.size()) {
+        FailArgCount(n.pos.start, "at least ", na, f.name, n.args.size());
+      } else if (f.variadic > 0 && na + f.variadic < n.args.size()) {
+        FailArgCount(n.pos.start, "at most ", na + f.variadic, f.name,
+                     n.args.size());
+      }
+    }
+    if (f.name == "info" && n.args.size() > 1) {
+      Expr* a1 = n.args[1].get();
+      if (a1->type() != ValueType::kVector) {
+        FailCat(n.pos.start,
+                "expected type instant vector in call to function \"info\", "
+                "got ",
+                AV(ValueTypeName(a1->type())));
+      }
+      if (a1->kind == ExprKind::kVectorSelector) {
+        if (!static_cast<VectorSelector*>(a1)->name.empty()) {
+          Fail(a1->pos.start,
+               "expected label selectors only, got vector selector instead");
+        } else {
+          bypass_ = a1;
+        }
+      } else {
+        Fail(a1->pos.start, "expected label selectors only");
+      }
+    }
+  }
+
+  [[gnu::noinline]] void FailArgType(const Expr& arg, ValueType want,
+                                     std::string_view fname, ValueType got) {
+    FailCat(arg.pos.start, "expected type ", AV(ValueTypeName(want)),
+            " in call to function ", GoQuote(fname), ", got ",
+            AV(ValueTypeName(got)));
+  }
+
+  [[gnu::noinline]] void CheckCall(Call& n) {
+    const Expr* saved_bypass = bypass_;
+    CheckCallArity(n);
+    const FunctionSignature& f = *n.func;
+    const size_t nargs = f.arg_types.size();
+    for (size_t i = 0; i < n.args.size(); ++i) {
+      size_t ti = i;
+      if (i >= nargs) {
+        if (f.variadic == 0) {
+          break;
+        }
+        ti = nargs - 1;
+      }
+      ValueType t = Check(n.args[i].get());
+      if (t != f.arg_types[ti]) {
+        FailArgType(*n.args[i], f.arg_types[ti], f.name, t);
+      }
+    }
+    bypass_ = saved_bypass;
+  }
+
+  [[gnu::noinline]] void CheckUnary(UnaryExpr& n) {
+    ValueType t = Check(n.expr.get());
+    if (t != ValueType::kScalar && t != ValueType::kVector) {
+      FailCat(n.pos.start,
+              "unary expression only allowed on expressions of type scalar "
+              "or instant vector, got ",
+              GoQuote(ValueTypeName(t)));
+    }
+  }
+
+  [[gnu::noinline]] void CheckSubquery(SubqueryExpr& n) {
+    ValueType t = Check(n.expr.get());
+    if (t != ValueType::kVector) {
+      FailCat(n.pos.start, "subquery is only allowed on instant vector, got ",
+              AV(RawTypeName(t)), " instead");
+    }
+  }
+
+  [[gnu::noinline]] void CheckSelector(VectorSelector& n) {
+    if (!n.name.empty()) {
+      for (size_t i = 0; i + 1 < n.matchers.size(); ++i) {
+        if (n.matchers[i].name() == storage::kMetricNameLabel) {
+          FailCat(n.pos.start,
+                  "metric name must not be set twice: ", GoQuote(n.name),
+                  " or ", GoQuote(n.matchers[i].value()));
+        }
+      }
+      return;
+    }
+    if (bypass_ == &n) {
+      return;
+    }
+    for (const auto& m : n.matchers) {
+      if (!m.Matches("")) {
+        return;
+      }
+    }
+    Fail(n.pos.start,
+         "vector selector must contain at least one non-empty matcher");
   }
 
   std::string_view in_;

@@ -192,6 +192,9 @@ const PrintCase kPrintCases[] = {
     {"(1 + 2) * 3", "(1 + 2) * 3"},
     {"2 ^ 3 ^ 2", "2 ^ 3 ^ 2"},
     {"-2 ^ 2", "-2 ^ 2"},
+    {"Inf ^ 2", "Inf ^ 2"},
+    {"-Inf ^ 2", "-Inf ^ 2"},
+    {"2 * Inf ^ 2", "2 * Inf ^ 2"},
     {"foo + bar", "foo + bar"},
     {"foo - bar", "foo - bar"},
     {"foo * bar", "foo * bar"},
@@ -954,6 +957,36 @@ TEST(ParserTest, ExperimentalGates) {
   EXPECT_THAT(std::string(e.status().message()),
               HasSubstr("experimental duration expression is not enabled"));
   EXPECT_TRUE(ParseExpr("foo[5m]", opts).ok());
+}
+
+TEST(ParserTest, DeepButAllowedNestingParses) {
+  // Just under the default limit of 1000, for each recursive construct.
+  auto nest = [](const std::string& open, const std::string& inner,
+                 const std::string& close, int n) {
+    std::string s;
+    for (int i = 0; i < n; ++i) {
+      s += open;
+    }
+    s += inner;
+    for (int i = 0; i < n; ++i) {
+      s += close;
+    }
+    return s;
+  };
+  for (const std::string& q :
+       {nest("(", "1", ")", 990), nest("abs(", "foo", ")", 990),
+        nest("sum(", "foo", ")", 990), nest("-", "foo", "", 990),
+        nest("foo + (", "1", ")", 490),
+        nest("(", "foo[5m:1m]", ")[5m:]", 400) + "[5m:]"}) {
+    auto e = ParseExpr(q);
+    if (q.find("[5m:]") != std::string::npos) {
+      // Those are type errors, but must fail cleanly rather than crash.
+      EXPECT_FALSE(e.ok());
+      continue;
+    }
+    ASSERT_TRUE(e.ok()) << q.substr(0, 40) << ": " << e.status();
+    EXPECT_EQ(Format(**e), q);
+  }
 }
 
 TEST(ParserTest, ManyErrorsStayCheap) {

@@ -152,7 +152,9 @@ std::string SelectorBody(const VectorSelector& vs) {
 
 void Print(const Expr& e, std::string* out);
 
-void Print(const Expr& e, std::string* out) {
+// Print() recurses once per tree level; the string building for each kind
+// lives in out-of-line helpers so that the recursive frame stays small.
+[[gnu::noinline]] void PrintLeaf(const Expr& e, std::string* out) {
   switch (e.kind) {
     case ExprKind::kNumberLiteral: {
       const auto& n = static_cast<const NumberLiteral&>(e);
@@ -185,15 +187,80 @@ void Print(const Expr& e, std::string* out) {
           "]", AtString(vs.at), OffsetString(vs.offset_ms, vs.offset_expr));
       return;
     }
+    default:
+      return;
+  }
+}
+
+[[gnu::noinline]] void PrintSubquerySuffix(const SubqueryExpr& s,
+                                           std::string* out) {
+  absl::StrAppend(out, "[", DurationString(s.range_ms, s.range_expr), ":");
+  if (s.step_expr || s.step_ms != 0) {
+    absl::StrAppend(out, DurationString(s.step_ms, s.step_expr));
+  }
+  absl::StrAppend(out, "]", AtString(s.at),
+                  OffsetString(s.offset_ms, s.offset_expr));
+}
+
+// A signed literal before `^` would re-parse as a unary operator over the
+// power (`-2 ^ 2` is -(2 ^ 2)); print it so the tree stays the same.
+[[gnu::noinline]] void PrintPowLiteral(const Expr& lhs, std::string* out) {
+  std::string lit = Format(lhs);
+  if (lit[0] == '+') {
+    lit.erase(0, 1);
+  } else if (lit[0] == '-') {
+    lit = absl::StrCat("(", lit, ")");
+  }
+  out->append(lit);
+}
+
+[[gnu::noinline]] void PrintBinaryOp(const BinaryExpr& b, std::string* out) {
+  absl::StrAppend(out, " ", AV(BinaryOpName(b.op)));
+  if (b.return_bool) {
+    absl::StrAppend(out, " bool");
+  }
+  if (b.matching) {
+    const VectorMatching& vm = *b.matching;
+    const bool grouped = vm.card == VectorMatchCardinality::kManyToOne ||
+                         vm.card == VectorMatchCardinality::kOneToMany;
+    if (!vm.matching_labels.empty() || vm.on || grouped) {
+      absl::StrAppend(out, vm.on ? " on (" : " ignoring (",
+                      JoinLabels(vm.matching_labels), ")");
+      if (grouped) {
+        absl::StrAppend(out,
+                        vm.card == VectorMatchCardinality::kManyToOne
+                            ? " group_left ("
+                            : " group_right (",
+                        JoinLabels(vm.include), ")");
+      }
+    }
+  }
+  out->push_back(' ');
+}
+
+[[gnu::noinline]] void PrintAggregateHead(const AggregateExpr& a,
+                                          std::string* out) {
+  absl::StrAppend(out, AV(AggregateOpName(a.op)));
+  if (a.without) {
+    absl::StrAppend(out, " without (", JoinLabels(a.grouping), ") ");
+  } else if (!a.grouping.empty()) {
+    absl::StrAppend(out, " by (", JoinLabels(a.grouping), ") ");
+  }
+  out->push_back('(');
+}
+
+void Print(const Expr& e, std::string* out) {
+  switch (e.kind) {
+    case ExprKind::kNumberLiteral:
+    case ExprKind::kStringLiteral:
+    case ExprKind::kVectorSelector:
+    case ExprKind::kMatrixSelector:
+      PrintLeaf(e, out);
+      return;
     case ExprKind::kSubquery: {
       const auto& s = static_cast<const SubqueryExpr&>(e);
       Print(*s.expr, out);
-      absl::StrAppend(out, "[", DurationString(s.range_ms, s.range_expr), ":");
-      if (s.step_expr || s.step_ms != 0) {
-        absl::StrAppend(out, DurationString(s.step_ms, s.step_expr));
-      }
-      absl::StrAppend(out, "]", AtString(s.at),
-                      OffsetString(s.offset_ms, s.offset_expr));
+      PrintSubquerySuffix(s, out);
       return;
     }
     case ExprKind::kParen:
@@ -203,49 +270,27 @@ void Print(const Expr& e, std::string* out) {
       return;
     case ExprKind::kUnary: {
       const auto& u = static_cast<const UnaryExpr&>(e);
-      absl::StrAppend(out, AV(BinaryOpName(u.op)));
+      out->append(BinaryOpName(u.op));
       Print(*u.expr, out);
       return;
     }
     case ExprKind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
-      Print(*b.lhs, out);
-      absl::StrAppend(out, " ", AV(BinaryOpName(b.op)));
-      if (b.return_bool) {
-        absl::StrAppend(out, " bool");
+      if (b.op == BinaryOp::kPow && b.lhs->kind == ExprKind::kNumberLiteral) {
+        PrintPowLiteral(*b.lhs, out);
+      } else {
+        Print(*b.lhs, out);
       }
-      if (b.matching) {
-        const VectorMatching& vm = *b.matching;
-        const bool grouped = vm.card == VectorMatchCardinality::kManyToOne ||
-                             vm.card == VectorMatchCardinality::kOneToMany;
-        if (!vm.matching_labels.empty() || vm.on || grouped) {
-          absl::StrAppend(out, vm.on ? " on (" : " ignoring (",
-                          JoinLabels(vm.matching_labels), ")");
-          if (grouped) {
-            absl::StrAppend(out,
-                            vm.card == VectorMatchCardinality::kManyToOne
-                                ? " group_left ("
-                                : " group_right (",
-                            JoinLabels(vm.include), ")");
-          }
-        }
-      }
-      out->push_back(' ');
+      PrintBinaryOp(b, out);
       Print(*b.rhs, out);
       return;
     }
     case ExprKind::kAggregate: {
       const auto& a = static_cast<const AggregateExpr&>(e);
-      absl::StrAppend(out, AV(AggregateOpName(a.op)));
-      if (a.without) {
-        absl::StrAppend(out, " without (", JoinLabels(a.grouping), ") ");
-      } else if (!a.grouping.empty()) {
-        absl::StrAppend(out, " by (", JoinLabels(a.grouping), ") ");
-      }
-      out->push_back('(');
+      PrintAggregateHead(a, out);
       if (a.param) {
         Print(*a.param, out);
-        absl::StrAppend(out, ", ");
+        out->append(", ");
       }
       Print(*a.expr, out);
       out->push_back(')');
@@ -253,10 +298,11 @@ void Print(const Expr& e, std::string* out) {
     }
     case ExprKind::kCall: {
       const auto& c = static_cast<const Call&>(e);
-      absl::StrAppend(out, AV(c.func->name), "(");
+      out->append(c.func->name);
+      out->push_back('(');
       for (size_t i = 0; i < c.args.size(); ++i) {
         if (i > 0) {
-          absl::StrAppend(out, ", ");
+          out->append(", ");
         }
         Print(*c.args[i], out);
       }

@@ -940,6 +940,9 @@ std::vector<CaseResult> RunScript(const std::vector<Command>& commands,
   eo.lookback_delta_ms = 300000;
   eo.enable_delayed_name_removal = true;
   eo.enable_experimental_functions = true;
+  // Each query runs once here, and the histogram accounting needs to see
+  // every selection with its time range.
+  eo.cache_selected_series = false;
   Engine engine(eo);
   auto head = std::make_unique<storage::Head>(storage::HeadOptions{},
                                               Clock::Real());
