@@ -17,7 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "bench/loadgen/encoder.h"
 #include "bench/loadgen/series.h"
 #include "nlohmann/json.hpp"
