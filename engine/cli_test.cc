@@ -41,7 +41,9 @@ TEST(RunCheckRules, FailureOutputAndExitCode) {
   EXPECT_THAT(out.str(), HasSubstr("Checking " + bad + "\n"));
   EXPECT_EQ(err.str(), "  FAILED:\n" + bad +
                            ":5: group \"a\", rule 1 (\"x\"): invalid field "
-                           "'for' in recording rule\n\n");
+                           "'for' in recording rule\n");
+  EXPECT_EQ(out.str(), "Checking " + good + "\n  SUCCESS: 0 rules found\n\n" +
+                           "Checking " + bad + "\n\n");
 }
 
 TEST(RunCheckRules, ReportsPromqlAndTemplateErrors) {
@@ -58,6 +60,22 @@ TEST(RunCheckRules, ReportsPromqlAndTemplateErrors) {
   EXPECT_THAT(err.str(), HasSubstr(f + ":7: group \"api\", rule 1 "
                                        "(\"HighErrorRate\"): annotation \"s\": "
                                        "template: __alert_HighErrorRate:1:"));
+}
+
+TEST(RunCheckRules, DuplicateRulesAreALintWarning) {
+  std::string f = WriteTemp(
+      "dup.yml",
+      "groups:\n- name: a\n  rules:\n  - alert: X\n    expr: up\n"
+      "  - alert: X\n    expr: up\n  - record: y\n    expr: up\n"
+      "    labels:\n      a: b\n- name: b\n  rules:\n  - record: y\n"
+      "    expr: down\n    labels:\n      a: b\n");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunCheckRules({f}, out, err), 0);
+  EXPECT_EQ(out.str(), "Checking " + f + "\n\n");
+  EXPECT_EQ(err.str(),
+            "  FAILED:\nlint error 2 duplicate rule(s) found.\n"
+            "Metric: X\nLabel(s):\nMetric: y\nLabel(s):\n\ta: b\n"
+            "Might cause inconsistency while recording expressions\n");
 }
 
 TEST(RunCheckRules, UsageWithoutFiles) {

@@ -33,19 +33,32 @@ Group::Group(GroupSpec spec, std::vector<std::unique_ptr<Rule>> rules,
       query_offset_(spec_.query_offset.value_or(options_.default_query_offset)),
       series_in_previous_eval_(rules_.size()) {}
 
+namespace {
+
+void AppendUvarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+}  // namespace
+
 uint64_t Group::Hash() const {
-  // Prometheus hashes the label set {file=..., name=...}: names and values
-  // in label order, each followed by 0xff.
+  // Prometheus hashes the label set {file=..., name=...}. Its release
+  // binaries (built with the `stringlabels` tag since 2.44) hash the packed
+  // form: each name and value preceded by its length as a uvarint.
   std::string buf;
-  buf.reserve(spec_.file.size() + spec_.name.size() + 12);
-  buf.append("file");
-  buf.push_back('\xff');
-  buf.append(spec_.file);
-  buf.push_back('\xff');
-  buf.append("name");
-  buf.push_back('\xff');
-  buf.append(spec_.name);
-  buf.push_back('\xff');
+  buf.reserve(spec_.file.size() + spec_.name.size() + 16);
+  for (const auto& [n, v] :
+       {std::pair<std::string_view, std::string_view>{"file", spec_.file},
+        std::pair<std::string_view, std::string_view>{"name", spec_.name}}) {
+    AppendUvarint(&buf, n.size());
+    buf.append(n);
+    AppendUvarint(&buf, v.size());
+    buf.append(v);
+  }
   return XxHash64(buf);
 }
 

@@ -67,8 +67,8 @@ class Group {
   int64_t limit() const { return spec_.limit; }
   const std::vector<std::unique_ptr<Rule>>& rules() const { return rules_; }
 
-  // Prometheus' group hash (of labels {file, name}), fixing the group's
-  // phase within its interval.
+  // Prometheus' group hash (of labels {file, name}, as its release binaries
+  // compute it), fixing the group's phase within its interval.
   uint64_t Hash() const;
   // The latest slot at or before `now_ms`: slots lie at offset + k x
   // interval, offset = Hash() % interval (in nanoseconds, as Prometheus).

@@ -154,6 +154,15 @@ TEST(XxHash64, KnownVectors) {
   EXPECT_EQ(XxHash64("abc"), 0x44BC2CF5AD770999ULL);
 }
 
+TEST(Group, HashIsXxHashOfPackedLabels) {
+  World w;
+  GroupSpec s = Spec({});
+  s.file = "f.yml";
+  s.name = "grp";
+  std::string packed = "\x04" "file" "\x05" "f.yml" "\x04" "name" "\x03" "grp";
+  EXPECT_EQ(w.Build(s)->Hash(), XxHash64(packed));
+}
+
 TEST(Group, EvalTimestampIsAlignedAndInThePast) {
   World w;
   std::unique_ptr<Group> g = w.Build(Spec({}));

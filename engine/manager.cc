@@ -170,6 +170,10 @@ void Manager::Start(Runner* r) {
     absl::MutexLock lock(&r->mu);
     r->stop = false;
   }
+  const int64_t interval_ms =
+      absl::ToInt64Milliseconds(r->group->interval());
+  r->first_eval_ms =
+      r->group->EvalTimestamp(clock_->NowMillis()) + interval_ms;
   r->thread = std::thread([this, r] { Loop(r); });
 }
 
@@ -202,8 +206,7 @@ void Manager::Loop(Runner* r) {
   if (interval_ms <= 0) {
     return;
   }
-  // First slot strictly after now, so evaluations stay on the group's phase.
-  int64_t next = g.EvalTimestamp(clock_->NowMillis()) + interval_ms;
+  int64_t next = r->first_eval_ms;
   if (!WaitUntil(r, absl::FromUnixMillis(next))) {
     return;
   }

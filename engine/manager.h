@@ -20,6 +20,7 @@
 #include "engine/group.h"
 #include "engine/query_func.h"
 #include "engine/rule_loader.h"
+#include "engine/rule_validation.h"
 #include "storage/base/clock.h"
 #include "storage/labels.h"
 #include "storage/storage.h"
@@ -42,7 +43,9 @@ struct ManagerOptions {
   absl::Duration for_grace_period = absl::Minutes(10);
   storage::Labels external_labels;
   std::string external_url;
-  RuleLoaderOptions loader_options;
+  // How rule files are validated; by default with the real PromQL parser and
+  // template engine, as `check rules` does.
+  RuleLoaderOptions loader_options = DefaultRuleLoaderOptions();
   // Longest real-time wait between two looks at the clock; lets a group
   // thread follow a simulated clock and notice Stop promptly.
   absl::Duration max_wait = absl::Seconds(1);
@@ -67,7 +70,8 @@ class Manager {
   // Same, from already-loaded specs.
   absl::Status UpdateGroups(std::vector<GroupSpec> specs);
 
-  // Starts a thread per group (and for groups added later by Update).
+  // Starts a thread per group (and for groups added later by Update). Each
+  // group first evaluates at its first slot after the time of this call.
   void Run();
   // Stops every group thread; groups stay readable. Idempotent.
   void Stop();
@@ -82,6 +86,9 @@ class Manager {
   struct Runner {
     std::shared_ptr<Group> group;
     bool should_restore = false;
+    // First slot strictly after the time Start ran, so evaluations stay on
+    // the group's phase. Set before the thread starts.
+    int64_t first_eval_ms = 0;
     absl::Mutex mu;
     bool stop ABSL_GUARDED_BY(mu) = false;
     std::thread thread;

@@ -126,6 +126,14 @@ TEST(Manager, BadReloadKeepsPreviousGroups) {
   EXPECT_THAT(m.Update({bad}), StatusIs(absl::StatusCode::kInvalidArgument,
                                         HasSubstr("invalid recording rule name")));
   EXPECT_EQ(m.Groups()[0], before);
+  std::string tmpl = WriteFile(
+      "tmpl.yml",
+      "groups:\n- name: x\n  rules:\n  - alert: A\n    expr: up\n"
+      "    annotations:\n      s: '{{ nosuch }}'\n");
+  EXPECT_THAT(m.Update({tmpl}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("function \"nosuch\" not defined")));
+  EXPECT_EQ(m.Groups()[0], before);
 }
 
 TEST(Manager, UnchangedGroupsAreKeptChangedOnesReplaced) {

@@ -103,5 +103,56 @@ TEST(PromqlRuleQueryEngine, GroupOverHead) {
   EXPECT_EQ((*alerts)[0].labels.Get("alertname"), "TooMany");
 }
 
+// After a restart the first evaluation writes no ALERTS; RestoreForState
+// picks ActiveAt up from ALERTS_FOR_STATE in the head, then series flow.
+TEST(PromqlRuleQueryEngine, GroupRestoresForState) {
+  SimulatedClock clock(absl::FromUnixSeconds(1000));
+  storage::Head head(storage::HeadOptions{}, &clock);
+  promql::Engine engine;
+  PromqlRuleQueryEngine qe(&engine, &head);
+  const int64_t down_at = 100 * kMin;
+  const int64_t restart = 105 * kMin;
+  // Before going down the alert had been pending for 20 of its 30 minutes.
+  Put(head,
+      L({{"__name__", "ALERTS_FOR_STATE"}, {"alertname", "Slow"}, {"job", "a"}}),
+      down_at, static_cast<double>((down_at - 20 * kMin) / 1000));
+  Put(head, L({{"__name__", "latency"}, {"job", "a"}}), restart, 9);
+  GroupSpec spec;
+  spec.file = "f.yml";
+  spec.name = "g";
+  RuleSpec alert;
+  alert.kind = RuleSpec::Kind::kAlerting;
+  alert.name = "Slow";
+  alert.expr = "latency > 5";
+  alert.for_duration = absl::Minutes(30);
+  spec.rules = {alert};
+  GroupOptions opts;
+  opts.appendable = &head;
+  opts.queryable = &head;
+  opts.clock = &clock;
+  AlertingRuleOptions aopts;
+  aopts.restored = false;
+  absl::StatusOr<std::unique_ptr<Group>> g = BuildGroup(
+      spec, [&](std::string_view e) { return qe.Prepare(e); }, aopts, opts);
+  ASSERT_THAT(g, IsOk());
+  (*g)->Eval(restart);
+  absl::StatusOr<std::vector<EvalSample>> alerts = qe.Query("ALERTS", restart);
+  ASSERT_THAT(alerts, IsOk());
+  EXPECT_THAT(*alerts, SizeIs(0));
+  (*g)->RestoreForState(restart);
+  // 10m were left, not less than the 10m grace period: ActiveAt moves by the
+  // 5m outage, so the alert fires 10m after the restart.
+  std::vector<Alert> active = (*g)->ActiveAlerts();
+  ASSERT_THAT(active, SizeIs(1));
+  EXPECT_EQ(active[0].active_at,
+            absl::FromUnixMillis(down_at - 20 * kMin + 5 * kMin));
+  Put(head, L({{"__name__", "latency"}, {"job", "a"}}), restart + kMin, 9);
+  (*g)->Eval(restart + kMin);
+  alerts = qe.Query("ALERTS", restart + kMin);
+  ASSERT_THAT(alerts, IsOk());
+  ASSERT_THAT(*alerts, SizeIs(1));
+  EXPECT_EQ((*alerts)[0].labels.Get("alertstate"), "pending");
+}
+
 }  // namespace
 }  // namespace vigil::engine

@@ -597,22 +597,23 @@ bool ParseGoInt(std::string_view s, int64_t* v) {
   if (s.empty() && !prefixed) return false;
   if (s.empty() && base != 8) return false;
   unsigned __int128 acc = 0;
-  char last = prefixed ? '_' : 0;
+  // Underscores only between digits; a base prefix counts as a digit.
+  bool prev_digit = prefixed, prev_underscore = false;
   for (char c : s) {
     if (c == '_') {
-      if (last == '_' && !(prefixed && acc == 0 && last == '_')) {
-        // Go allows one underscore right after a base prefix.
-      }
-      last = c;
+      if (!prev_digit) return false;
+      prev_digit = false;
+      prev_underscore = true;
       continue;
     }
     const int d = HexVal(c);
     if (d < 0 || d >= base) return false;
     acc = acc * base + d;
     if (acc > (static_cast<unsigned __int128>(1) << 64)) return false;
-    last = c;
+    prev_digit = true;
+    prev_underscore = false;
   }
-  if (last == '_' && !s.empty()) return false;
+  if (prev_underscore) return false;
   const unsigned __int128 limit =
       neg ? (static_cast<unsigned __int128>(1) << 63)
           : (static_cast<unsigned __int128>(1) << 63) - 1;

@@ -384,6 +384,27 @@ class State {
   absl::StatusOr<Flow> Walk(const Value& dot, const Node* n) {
     RETURN_IF_ERROR(Step());
     switch (n->type) {
+      case NodeType::kIf:
+      case NodeType::kWith:
+      case NodeType::kRange:
+      case NodeType::kTemplate: {
+        // Blocks nest within a template (bounded by the parser) and across
+        // template calls; bound the product so the stack stays small.
+        if (nesting_ >= Template::kMaxNesting) {
+          at_ = n;
+          return Errorf(absl::StrCat("template nesting exceeds ",
+                                     Template::kMaxNesting, " levels"),
+                        absl::StatusCode::kResourceExhausted);
+        }
+        ++nesting_;
+        absl::StatusOr<Flow> f = WalkBlock(dot, n);
+        --nesting_;
+        return f;
+      }
+      default:
+        break;
+    }
+    switch (n->type) {
       case NodeType::kAction: {
         ASSIGN_OR_RETURN(Value v, EvalPipeline(dot, n->pipe));
         if (n->pipe->decl.empty()) {
@@ -397,19 +418,12 @@ class State {
         return Flow::kBreak;
       case NodeType::kContinue:
         return Flow::kContinue;
-      case NodeType::kIf:
-      case NodeType::kWith:
-        return WalkIfOrWith(dot, n);
       case NodeType::kList:
         for (const Node* c : n->nodes) {
           ASSIGN_OR_RETURN(Flow f, Walk(dot, c));
           if (f != Flow::kNormal) return f;
         }
         return Flow::kNormal;
-      case NodeType::kRange:
-        return WalkRange(dot, n);
-      case NodeType::kTemplate:
-        return WalkTemplate(dot, n);
       case NodeType::kText:
         out_ += n->text;
         RETURN_IF_ERROR(CheckOutput());
@@ -417,6 +431,17 @@ class State {
       default:
         return Errorf(absl::StrCat("unknown node: ", internal::NodeString(n)),
                       absl::StatusCode::kInternal);
+    }
+  }
+
+  absl::StatusOr<Flow> WalkBlock(const Value& dot, const Node* n) {
+    switch (n->type) {
+      case NodeType::kRange:
+        return WalkRange(dot, n);
+      case NodeType::kTemplate:
+        return WalkTemplate(dot, n);
+      default:
+        return WalkIfOrWith(dot, n);
     }
   }
 
@@ -729,7 +754,7 @@ class State {
       }
       case Kind::kTime:
       case Kind::kDuration:
-        return EvalMethod(dot, name, node, args, final, receiver);
+        return EvalMethod(dot, name, args, final, receiver);
       default:
         break;
     }
@@ -739,7 +764,6 @@ class State {
 
   // Methods of time.Time and time.Duration that templates use.
   absl::StatusOr<Value> EvalMethod(const Value& dot, const std::string& name,
-                                   const Node* node,
                                    absl::Span<Node* const> args,
                                    const Value* final, const Value& recv) {
     std::vector<Value> argv;
@@ -784,6 +808,33 @@ class State {
         RETURN_IF_ERROR(want(0));
         return Value::String(internal::GoTimeString(ns));
       }
+      if (name == "Format") {
+        RETURN_IF_ERROR(want(1));
+        return Value::String(internal::GoTimeFormat(ns, argv[0].as_string()));
+      }
+      const internal::CivilTime t = internal::ToCivil(ns);
+      if (name == "Year") {
+        RETURN_IF_ERROR(want(0));
+        return Value::Int(t.year);
+      }
+      if (name == "Month") {  // Go's time.Month prints as its name
+        RETURN_IF_ERROR(want(0));
+        return Value::String(internal::kGoMonthNames[t.month - 1]);
+      }
+      if (name == "Weekday") {
+        RETURN_IF_ERROR(want(0));
+        return Value::String(internal::kGoDayNames[t.weekday]);
+      }
+      if (name == "Day" || name == "Hour" || name == "Minute" ||
+          name == "Second" || name == "YearDay" || name == "Nanosecond") {
+        RETURN_IF_ERROR(want(0));
+        return Value::Int(name == "Day"      ? t.day
+                          : name == "Hour"   ? t.hour
+                          : name == "Minute" ? t.minute
+                          : name == "Second" ? t.second
+                          : name == "YearDay" ? t.yday
+                                              : t.nanos);
+      }
     } else {
       if (name == "Seconds") {
         RETURN_IF_ERROR(want(0));
@@ -810,7 +861,6 @@ class State {
         return Value::String(internal::GoDurationString(ns));
       }
     }
-    (void)node;
     return Errorf(absl::StrCat("can't evaluate field ", name, " in type ",
                                internal::GoTypeName(recv)));
   }
@@ -1197,9 +1247,6 @@ class State {
         return Value::String(internal::HumanizePercentage(v));
       }
       case Func::kHumanizeTimestamp: {
-        if (a[0].kind() == Kind::kTime) {
-          return Value::String(internal::GoTimeString(a[0].as_int()));
-        }
         ASSIGN_OR_RETURN(double v, ConvertToFloat(a[0]));
         ASSIGN_OR_RETURN(std::string s, internal::HumanizeTimestamp(v));
         return Value::String(std::move(s));
@@ -1344,6 +1391,7 @@ class State {
   const Node* at_ = nullptr;
   std::string_view tmpl_name_;
   int depth_ = 0;
+  int nesting_ = 0;
   int64_t steps_ = 0;
 };
 
@@ -1375,22 +1423,38 @@ absl::StatusOr<std::string> Template::Execute(const Data& data,
   return state.Run(it->second);
 }
 
-std::string ExpandAlertTemplate(std::string_view alert_name,
-                                std::string_view text, const Data& data,
-                                const Env& env) {
+absl::StatusOr<Template> ParseAlertTemplate(std::string_view alert_name,
+                                            std::string_view text) {
   const std::string name = absl::StrCat("__alert_", internal::Av(alert_name));
   absl::StatusOr<Template> t =
       Template::Parse(name, absl::StrCat(kAlertPrelude, internal::Av(text)));
   if (!t.ok()) {
-    return absl::StrCat("<error expanding template: error parsing template ",
-                        name, ": ", t.status().message(), ">");
+    return absl::Status(t.status().code(),
+                        absl::StrCat("error parsing template ", name, ": ",
+                                     t.status().message()));
   }
-  absl::StatusOr<std::string> out = t->Execute(data, env);
+  return t;
+}
+
+std::string ExpandAlertTemplate(const Template& parsed, const Data& data,
+                                const Env& env) {
+  absl::StatusOr<std::string> out = parsed.Execute(data, env);
   if (!out.ok()) {
     return absl::StrCat("<error expanding template: error executing template ",
-                        name, ": ", out.status().message(), ">");
+                        parsed.name(), ": ", out.status().message(), ">");
   }
   return *std::move(out);
+}
+
+std::string ExpandAlertTemplate(std::string_view alert_name,
+                                std::string_view text, const Data& data,
+                                const Env& env) {
+  absl::StatusOr<Template> t = ParseAlertTemplate(alert_name, text);
+  if (!t.ok()) {
+    return absl::StrCat("<error expanding template: ", t.status().message(),
+                        ">");
+  }
+  return ExpandAlertTemplate(*t, data, env);
 }
 
 }  // namespace vigil::engine::tmpl

@@ -70,6 +70,7 @@ class Template {
   // Limits that keep a hostile template from taking the process down.
   static constexpr size_t kMaxOutputBytes = 1 << 20;  // also any one string
   static constexpr int kMaxCallDepth = 100;           // nested {{template}}
+  static constexpr int kMaxNesting = 1000;  // if/with/range/template, overall
   static constexpr int64_t kMaxSteps = 2'000'000;     // nodes evaluated
 
  private:
@@ -88,6 +89,15 @@ class Template {
 // exactly as Prometheus writes it; evaluation of the rule goes on.
 std::string ExpandAlertTemplate(std::string_view alert_name,
                                 std::string_view text, const Data& data,
+                                const Env& env);
+
+// The same in two steps, for callers that keep the parse across rule
+// evaluations. ParseAlertTemplate's error message is Prometheus' wrapped
+// text ("error parsing template __alert_X: template: ..."); the overload of
+// ExpandAlertTemplate executes and wraps execution errors the same way.
+absl::StatusOr<Template> ParseAlertTemplate(std::string_view alert_name,
+                                            std::string_view text);
+std::string ExpandAlertTemplate(const Template& parsed, const Data& data,
                                 const Env& env);
 
 }  // namespace vigil::engine::tmpl

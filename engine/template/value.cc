@@ -406,6 +406,164 @@ std::string GoTimeString(int64_t unix_nanos) {
   return out;
 }
 
+const char* const kGoMonthNames[12] = {
+    "January", "February", "March",     "April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
+const char* const kGoDayNames[7] = {"Sunday",   "Monday", "Tuesday",
+                                    "Wednesday", "Thursday", "Friday",
+                                    "Saturday"};
+
+CivilTime ToCivil(int64_t unix_nanos) {
+  int64_t sec = unix_nanos / 1000000000;
+  int64_t nsec = unix_nanos % 1000000000;
+  if (nsec < 0) {
+    nsec += 1000000000;
+    sec -= 1;
+  }
+  const absl::CivilSecond cs =
+      absl::ToCivilSecond(absl::FromUnixSeconds(sec), absl::UTCTimeZone());
+  const absl::CivilDay day(cs);
+  // absl numbers weekdays from Monday; Go from Sunday.
+  const int wd = (static_cast<int>(absl::GetWeekday(day)) + 1) % 7;
+  return {cs.year(), cs.month(), cs.day(), cs.hour(), cs.minute(), cs.second(),
+          wd, absl::GetYearDay(day), nsec};
+}
+
+std::string GoTimeFormat(int64_t unix_nanos, std::string_view layout) {
+  const CivilTime t = ToCivil(unix_nanos);
+  std::string out;
+  auto num = [&out](int64_t v, int width, char pad) {
+    std::string s = absl::StrCat(v < 0 ? -v : v);
+    if (v < 0) out.push_back('-');
+    if (static_cast<int>(s.size()) < width) out.append(width - s.size(), pad);
+    out += s;
+  };
+  const size_t n = layout.size();
+  size_t i = 0;
+  auto starts = [&](std::string_view p) { return layout.substr(i, p.size()) == p; };
+  const int hour12 = t.hour % 12 == 0 ? 12 : t.hour % 12;
+  while (i < n) {
+    const char c = layout[i];
+    if (c == 'J' && starts("January")) {
+      out += kGoMonthNames[t.month - 1];
+      i += 7;
+    } else if (c == 'J' && starts("Jan")) {
+      out.append(kGoMonthNames[t.month - 1], 3);
+      i += 3;
+    } else if (c == 'M' && starts("Monday")) {
+      out += kGoDayNames[t.weekday];
+      i += 6;
+    } else if (c == 'M' && starts("Mon")) {
+      out.append(kGoDayNames[t.weekday], 3);
+      i += 3;
+    } else if (c == 'M' && starts("MST")) {
+      out += "UTC";
+      i += 3;
+    } else if (c == '0' && i + 1 < n && layout[i + 1] >= '1' &&
+               layout[i + 1] <= '6') {
+      switch (layout[i + 1]) {
+        case '1': num(t.month, 2, '0'); break;
+        case '2': num(t.day, 2, '0'); break;
+        case '3': num(hour12, 2, '0'); break;
+        case '4': num(t.minute, 2, '0'); break;
+        case '5': num(t.second, 2, '0'); break;
+        default: num(((t.year % 100) + 100) % 100, 2, '0'); break;
+      }
+      i += 2;
+    } else if (c == '0' && starts("002")) {
+      num(t.yday, 3, '0');
+      i += 3;
+    } else if (c == '1' && starts("15")) {
+      num(t.hour, 2, '0');
+      i += 2;
+    } else if (c == '1') {
+      num(t.month, 1, '0');
+      i += 1;
+    } else if (c == '2' && starts("2006")) {
+      num(t.year, 4, '0');
+      i += 4;
+    } else if (c == '2') {
+      num(t.day, 1, '0');
+      i += 1;
+    } else if (c == '_' && starts("__2")) {
+      num(t.yday, 3, ' ');
+      i += 3;
+    } else if (c == '_' && starts("_2") && !starts("_2006")) {
+      num(t.day, 2, ' ');
+      i += 2;
+    } else if (c == '3') {
+      num(hour12, 1, '0');
+      i += 1;
+    } else if (c == '4') {
+      num(t.minute, 1, '0');
+      i += 1;
+    } else if (c == '5') {
+      num(t.second, 1, '0');
+      i += 1;
+    } else if (c == 'P' && starts("PM")) {
+      out += t.hour >= 12 ? "PM" : "AM";
+      i += 2;
+    } else if (c == 'p' && starts("pm")) {
+      out += t.hour >= 12 ? "pm" : "am";
+      i += 2;
+    } else if (c == '-' && (starts("-070000") || starts("-07:00:00") ||
+                            starts("-0700") || starts("-07:00") ||
+                            starts("-07"))) {
+      const size_t len = starts("-070000")     ? 7
+                         : starts("-07:00:00") ? 9
+                         : starts("-0700")     ? 5
+                         : starts("-07:00")    ? 6
+                                               : 3;
+      static constexpr std::string_view kZero = "+00:00:00";
+      if (len == 7) {
+        out += "+000000";
+      } else if (len == 5) {
+        out += "+0000";
+      } else {
+        out += kZero.substr(0, len);
+      }
+      i += len;
+    } else if (c == 'Z' && (starts("Z070000") || starts("Z07:00:00") ||
+                            starts("Z0700") || starts("Z07:00") ||
+                            starts("Z07"))) {
+      out.push_back('Z');  // UTC
+      i += starts("Z070000")     ? 7
+           : starts("Z07:00:00") ? 9
+           : starts("Z0700")     ? 5
+           : starts("Z07:00")    ? 6
+                                 : 3;
+    } else if ((c == '.' || c == ',') && i + 1 < n &&
+               (layout[i + 1] == '0' || layout[i + 1] == '9')) {
+      const char d = layout[i + 1];
+      size_t j = i + 1;
+      while (j < n && layout[j] == d) ++j;
+      if (j < n && absl::ascii_isdigit(layout[j])) {  // not a fraction
+        out.push_back(c);
+        ++i;
+        continue;
+      }
+      const size_t digits = std::min<size_t>(j - i - 1, 9);
+      char buf[16];
+      std::snprintf(buf, sizeof(buf), "%09lld",
+                    static_cast<long long>(t.nanos));
+      std::string frac(buf, digits);
+      if (d == '9') {
+        while (!frac.empty() && frac.back() == '0') frac.pop_back();
+      }
+      if (!frac.empty()) {
+        out.push_back(c);
+        out += frac;
+      }
+      i = j;
+    } else {
+      out.push_back(c);
+      ++i;
+    }
+    if (out.size() > Template::kMaxOutputBytes) break;
+  }
+  return out;
+}
+
 std::string GoDurationString(int64_t d) {
   if (d == 0) return "0s";
   const bool neg = d < 0;

@@ -172,6 +172,19 @@ std::string GoQuote(std::string_view s);
 absl::StatusOr<double> GoParseFloat(std::string_view s);
 // time.Time.String() of a UTC time: 2006-01-02 15:04:05.999999999 +0000 UTC.
 std::string GoTimeString(int64_t unix_nanos);
+// time.Time.Format(layout) of a UTC time, with Go's reference-time layout
+// elements (2006 01 Jan January 02 _2 002 15 03 3 04 05 PM Mon MST -07:00
+// Z07:00 .000 .999 ...).
+std::string GoTimeFormat(int64_t unix_nanos, std::string_view layout);
+// The civil fields of a UTC time.
+struct CivilTime {
+  int64_t year;
+  int month, day, hour, minute, second, weekday /* 0 = Sunday */, yday;
+  int64_t nanos;
+};
+CivilTime ToCivil(int64_t unix_nanos);
+extern const char* const kGoMonthNames[12];
+extern const char* const kGoDayNames[7];
 // time.Duration.String(): 1h2m3.5s, 1.5ms, 0s.
 std::string GoDurationString(int64_t nanos);
 
