@@ -1235,7 +1235,7 @@ class Parser {
       if (negative) {
         n.value = -n.value;
       }
-      if (std::fabs(n.value) > kMaxDurationSeconds) {
+      if (!(std::fabs(n.value) <= kMaxDurationSeconds)) {  // also NaN
         return Fail(first.pos, "duration out of range");
       }
       d.ms = std::llround(n.value * 1000.0);

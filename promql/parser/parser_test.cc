@@ -527,6 +527,13 @@ const ErrorCase kErrorCases[] = {
      "1:1: parse error: timestamp out of bounds for @ modifier: "
      "100000000000000000000.000000"},
     {"foo offset 1000000y", "1:12: parse error: duration out of range"},
+    {"foo offset NaN", "1:12: parse error: duration out of range"},
+    {"foo offset -Inf", "1:12: parse error: duration out of range"},
+    {"foo[NaN]",
+     "1:5: parse error: unexpected character in duration expression: 'N'"},
+    {"foo[5m:Inf]",
+     "1:8: parse error: unexpected character: 'I', expected ':'"},
+    {"foo offset (NaN)", "1:12: parse error: duration out of range"},
     {"1 + on(a) 2",
      "1:1: parse error: vector matching only allowed between instant vectors"},
     {"foo + on(a) 1",

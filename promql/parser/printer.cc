@@ -119,7 +119,7 @@ std::string OffsetString(int64_t ms, const ExprPtr& expr) {
     return absl::StrCat(" offset ", FormatDuration(ms));
   }
   if (ms < 0) {
-    return absl::StrCat(" offset -", FormatDuration(-ms));
+    return absl::StrCat(" offset ", FormatDuration(ms));  // "-5m"
   }
   return "";
 }
