@@ -348,6 +348,19 @@ absl::StatusOr<AlertmanagerConfig> ParseAlertmanager(const YAML::Node& node,
       const std::string ep = absl::StrCat(p, "[", i, "]");
       RETURN_IF_ERROR(ExpectMap(entry, ep));
       RETURN_IF_ERROR(CheckKeys(entry, ep, {"targets", "labels"}));
+      std::map<std::string, std::string> labels;
+      if (const YAML::Node ln = entry["labels"]) {
+        if (!ln.IsMap() && !ln.IsNull()) {
+          return Err(ln, Join(ep, "labels"), "expected a mapping");
+        }
+        for (auto it = ln.begin(); it != ln.end(); ++it) {
+          if (!it->first.IsScalar() || !it->second.IsScalar()) {
+            return Err(it->first, Join(ep, "labels"),
+                       "label names and values must be strings");
+          }
+          labels[it->first.Scalar()] = it->second.Scalar();
+        }
+      }
       if (!entry["targets"]) {
         continue;
       }
@@ -363,6 +376,7 @@ absl::StatusOr<AlertmanagerConfig> ParseAlertmanager(const YAML::Node& node,
                                   "\" is not a valid host:port target"));
         }
         am.targets.push_back(t);
+        am.target_labels.push_back(labels);
       }
     }
   }

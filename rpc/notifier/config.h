@@ -5,6 +5,7 @@
 #define VIGIL_RPC_NOTIFIER_CONFIG_H_
 
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ struct AlertmanagerConfig {
   HttpClientConfig http;
   // host:port from every static_configs entry, in order.
   std::vector<std::string> targets;
+  // The `labels:` of each target's static_configs entry (parallel to
+  // `targets`); visible to relabel_configs.
+  std::vector<std::map<std::string, std::string>> target_labels;
   // Relabelling of the targets (__address__, __scheme__, __alerts_path__).
   std::vector<RelabelRule> relabel_configs;
   // Relabelling applied to alerts sent to this set only.

@@ -35,6 +35,7 @@ alertmanagers:
     static_configs:
       - targets: ['am1:9093', 'am2:9093']
       - targets: ['am3:9093']
+        labels: {dc: eu}
     alert_relabel_configs:
       - regex: tmp
         action: labeldrop
@@ -71,6 +72,9 @@ webhook_configs:
   EXPECT_TRUE(a.http.tls.insecure_skip_verify);
   EXPECT_EQ(a.http.tls.server_name, "am.internal");
   EXPECT_THAT(a.targets, ElementsAre("am1:9093", "am2:9093", "am3:9093"));
+  ASSERT_EQ(a.target_labels.size(), 3u);
+  EXPECT_TRUE(a.target_labels[0].empty());
+  EXPECT_EQ(a.target_labels[2].at("dc"), "eu");
   EXPECT_EQ(a.alert_relabel_configs.size(), 1u);
   const AlertmanagerConfig& b = cfg->alertmanagers[1];
   EXPECT_EQ(b.scheme, "http");
@@ -161,6 +165,20 @@ INSTANTIATE_TEST_SUITE_P(
                 "    name: webhook-0\n",
                 "duplicate webhook name"},
         BadCase{"alertmanagers: [\n", "yaml-cpp"},
+        BadCase{"alertmanagers:\n  - static_configs: {targets: 1}\n",
+                "alertmanagers[0].static_configs: expected a list"},
+        BadCase{"alertmanagers:\n  - static_configs: [{targets: 1}]\n",
+                "static_configs[0].targets: expected a list of strings"},
+        BadCase{"alertmanagers:\n  - timeout: [1s]\n",
+                "alertmanagers[0].timeout: expected a duration"},
+        BadCase{"alert_relabel_configs:\n  - modulus: -1\n",
+                "modulus: expected a non-negative integer"},
+        BadCase{"alert_relabel_configs:\n  - modulus: 99999999999999999999999\n",
+                "modulus: expected a non-negative integer"},
+        BadCase{"alert_relabel_configs:\n  - source_labels: {a: b}\n",
+                "source_labels: expected a list of strings"},
+        BadCase{"alertmanagers:\n  - &a {scheme: http}\n  - *a\n  - [1]\n",
+                "line 4: alertmanagers[2]: expected a mapping"},
         BadCase{"- 1\n", "alerting: expected a mapping"}));
 
 TEST(ParsePromDuration, AcceptsPrometheusForms) {

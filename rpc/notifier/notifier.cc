@@ -161,12 +161,15 @@ absl::Status Notifier::Init() {
     set->cfg = &am;
     const int set_index = static_cast<int>(sets_.size());
     std::vector<std::string> seen;
-    for (const std::string& address : am.targets) {
-      std::map<std::string, std::string> tl = {
-          {"__address__", address},
-          {"__scheme__", am.scheme},
-          {"__alerts_path__", AlertsPath(am.path_prefix)},
-      };
+    for (size_t ti = 0; ti < am.targets.size(); ++ti) {
+      const std::string& address = am.targets[ti];
+      std::map<std::string, std::string> tl;
+      if (ti < am.target_labels.size()) {
+        tl = am.target_labels[ti];
+      }
+      tl["__address__"] = address;
+      tl.emplace("__scheme__", am.scheme);
+      tl.emplace("__alerts_path__", AlertsPath(am.path_prefix));
       if (!ApplyRelabel(am.relabel_configs, &tl)) {
         continue;  // dropped by relabel_configs, as Prometheus does
       }
@@ -233,7 +236,15 @@ void Notifier::Send(std::vector<engine::Alert> alerts) {
   // Labels are rewritten outside the lock: relabelling runs regexes.
   std::vector<engine::Alert> kept;
   kept.reserve(alerts.size());
+  const bool rewrite = !opts_.external_labels.empty() ||
+                       !cfg_.alert_relabel_configs.empty();
   for (engine::Alert& a : alerts) {
+    if (!rewrite) {
+      if (!a.labels.empty()) {
+        kept.push_back(std::move(a));
+      }
+      continue;
+    }
     std::map<std::string, std::string> m;
     for (const storage::Label& l : a.labels) {
       m.emplace(l.name, l.value);

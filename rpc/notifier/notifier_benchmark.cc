@@ -86,7 +86,9 @@ alertmanagers:
   - static_configs: [{targets: ['am1:9093']}]
 )");
   prometheus::Registry registry;
+  Logger quiet([](std::string_view) {});
   NotifierOptions opts;
+  opts.logger = &quiet;
   opts.external_labels =
       *storage::Labels::FromUnsorted({{"cluster", "eu1"}, {"replica", "a"}});
   auto n = Notifier::Create(opts, *cfg, std::make_shared<NullSender>(),

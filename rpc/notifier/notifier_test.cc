@@ -353,10 +353,13 @@ TEST_F(NotifierTest, StopWithoutDrainDropsQueued) {
 TEST_F(NotifierTest, TargetRelabelling) {
   auto n = Make(R"(
 alertmanagers:
-  - static_configs: [{targets: ['am1:9093', 'am2:9093', 'am1:9093']}]
+  - static_configs:
+      - targets: ['am1:9093', 'am1:9093']
+      - targets: ['am2:9093']
+        labels: {dc: old}
     relabel_configs:
-      - source_labels: [__address__]
-        regex: am2:.*
+      - source_labels: [dc]
+        regex: old
         action: drop
       - target_label: __alerts_path__
         replacement: /custom/alerts
