@@ -51,6 +51,17 @@ uint64_t Group::Hash() const {
   // form: each name and value preceded by its length as a uvarint.
   std::string buf;
   buf.reserve(spec_.file.size() + spec_.name.size() + 16);
+  if (options_.legacy_label_hash) {
+    // Older layout: every name and value followed by a 0xff separator.
+    for (std::string_view part : {std::string_view("file"),
+                                  std::string_view(spec_.file),
+                                  std::string_view("name"),
+                                  std::string_view(spec_.name)}) {
+      buf.append(part);
+      buf.push_back('\xff');
+    }
+    return XxHash64(buf);
+  }
   for (const auto& [n, v] :
        {std::pair<std::string_view, std::string_view>{"file", spec_.file},
         std::pair<std::string_view, std::string_view>{"name", spec_.name}}) {

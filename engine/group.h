@@ -37,6 +37,11 @@ struct GroupOptions {
   absl::Duration resend_delay = absl::Minutes(1);
   absl::Duration outage_tolerance = absl::Hours(1);
   absl::Duration for_grace_period = absl::Minutes(10);
+  // Hash group identities the way Prometheus builds without `stringlabels`
+  // do (2.43 and older, e.g. Debian's 2.42): name 0xff value 0xff ...
+  // instead of length-prefixed strings. Only the evaluation slot within the
+  // interval changes; used to line up with such a Prometheus.
+  bool legacy_label_hash = false;
 };
 
 // A group's evaluation status, for the rules API.

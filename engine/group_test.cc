@@ -163,6 +163,21 @@ TEST(Group, HashIsXxHashOfPackedLabels) {
   EXPECT_EQ(w.Build(s)->Hash(), XxHash64(packed));
 }
 
+TEST(Group, LegacyHashUsesSeparatorLayout) {
+  World w;
+  GroupSpec s = Spec({});
+  s.file = "f.yml";
+  s.name = "grp";
+  GroupOptions o = w.Options();
+  o.legacy_label_hash = true;
+  absl::StatusOr<std::unique_ptr<Group>> g = BuildGroup(
+      s, [&w](std::string_view e) { return w.Prepare(e); }, {}, o);
+  ASSERT_THAT(g, IsOk());
+  std::string legacy = "file\xff" "f.yml\xff" "name\xff" "grp\xff";
+  EXPECT_EQ((*g)->Hash(), XxHash64(legacy));
+  EXPECT_NE((*g)->Hash(), w.Build(s)->Hash());
+}
+
 TEST(Group, EvalTimestampIsAlignedAndInThePast) {
   World w;
   std::unique_ptr<Group> g = w.Build(Spec({}));

@@ -40,6 +40,7 @@ absl::Status Manager::UpdateGroups(std::vector<GroupSpec> specs) {
   gopts.resend_delay = options_.resend_delay;
   gopts.outage_tolerance = options_.outage_tolerance;
   gopts.for_grace_period = options_.for_grace_period;
+  gopts.legacy_label_hash = options_.legacy_label_hash;
 
   AlertingRuleOptions aopts;
   aopts.external_labels = options_.external_labels;

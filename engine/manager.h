@@ -41,6 +41,7 @@ struct ManagerOptions {
   absl::Duration resend_delay = absl::Minutes(1);
   absl::Duration outage_tolerance = absl::Hours(1);  // for-outage-tolerance
   absl::Duration for_grace_period = absl::Minutes(10);
+  bool legacy_label_hash = false;  // see GroupOptions
   storage::Labels external_labels;
   std::string external_url;
   // How rule files are validated; by default with the real PromQL parser and

@@ -62,7 +62,8 @@ class Template {
   // Runs the template. Errors are InvalidArgument with Go's wording, e.g.
   // `template: name:1:3: executing "name" at <humanize "x">: error calling
   // humanize: ...`, or ResourceExhausted when output, steps or template
-  // recursion exceed the limits below. Never crashes on any input.
+  // recursion exceed the limits below. Never crashes on any input; the
+  // limits keep its worst-case stack use under 512 KiB.
   absl::StatusOr<std::string> Execute(const Data& data, const Env& env) const;
 
   const std::string& name() const;
@@ -70,7 +71,7 @@ class Template {
   // Limits that keep a hostile template from taking the process down.
   static constexpr size_t kMaxOutputBytes = 1 << 20;  // also any one string
   static constexpr int kMaxCallDepth = 100;           // nested {{template}}
-  static constexpr int kMaxNesting = 1000;  // if/with/range/template, overall
+  static constexpr int kMaxNesting = 200;  // if/with/range/template, overall
   static constexpr int64_t kMaxSteps = 2'000'000;     // nodes evaluated
 
  private:

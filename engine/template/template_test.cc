@@ -940,7 +940,7 @@ TEST(TemplateLimits, RecursionIsBounded) {
 }
 
 TEST(TemplateLimits, NestingAcrossTemplateCallsIsBounded) {
-  // 150 nested blocks per call times 100 calls would be 15000 frames deep.
+  // 150 nested blocks per call times 100 calls would be 15000 levels deep.
   std::string body;
   for (int i = 0; i < 150; ++i) body += "{{ if 1 }}";
   body += "{{ template \"r\" . }}";
@@ -950,7 +950,7 @@ TEST(TemplateLimits, NestingAcrossTemplateCallsIsBounded) {
   ASSERT_THAT(t, IsOk());
   EXPECT_THAT(t->Execute(AlertData(1), Env()),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("template nesting exceeds 1000 levels")));
+                       HasSubstr("template nesting exceeds 200 levels")));
 }
 
 TEST(TemplateLimits, DeepNestingIsAParseError) {

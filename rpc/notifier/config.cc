@@ -547,7 +547,8 @@ absl::StatusOr<AlertingConfig> ParseAlertingConfig(const YAML::Node& node) {
     RETURN_IF_ERROR(ExpectMap(node, "alerting"));
     RETURN_IF_ERROR(CheckKeys(
         node, "alerting",
-        {"alertmanagers", "alert_relabel_configs", "webhook_configs"}));
+        {"alertmanagers", "alert_relabel_configs", "webhook_configs",
+         "grpc_configs"}));
     if (const YAML::Node n = node["alert_relabel_configs"]) {
       ASSIGN_OR_RETURN(cfg.alert_relabel_configs,
                        ParseRelabelList(n, "alert_relabel_configs"));
@@ -578,6 +579,33 @@ absl::StatusOr<AlertingConfig> ParseAlertingConfig(const YAML::Node& node) {
           }
         }
         cfg.webhooks.push_back(std::move(w));
+      }
+    }
+    if (const YAML::Node n = node["grpc_configs"]) {
+      if (!n.IsSequence() && !n.IsNull()) {
+        return Err(n, "grpc_configs", "expected a list");
+      }
+      for (size_t i = 0; i < n.size(); ++i) {
+        const std::string path = absl::StrCat("grpc_configs[", i, "]");
+        RETURN_IF_ERROR(ExpectMap(n[i], path));
+        RETURN_IF_ERROR(CheckKeys(n[i], path, {"target", "timeout"}));
+        GrpcSinkConfig g;
+        const YAML::Node target = n[i]["target"];
+        if (!target) {
+          return Err(n[i], Join(path, "target"), "is required");
+        }
+        ASSIGN_OR_RETURN(g.target, GetString(target, Join(path, "target")));
+        if (g.target.find(':') == std::string::npos) {
+          return Err(target, Join(path, "target"),
+                     absl::StrCat("\"", g.target, "\" is not host:port"));
+        }
+        if (const YAML::Node t = n[i]["timeout"]) {
+          ASSIGN_OR_RETURN(g.timeout, GetDuration(t, Join(path, "timeout")));
+          if (g.timeout <= absl::ZeroDuration()) {
+            return Err(t, Join(path, "timeout"), "must be positive");
+          }
+        }
+        cfg.grpc_sinks.push_back(std::move(g));
       }
     }
     return cfg;

@@ -79,10 +79,18 @@ struct WebhookConfig {
   HttpClientConfig http;
 };
 
+// vigil's `grpc_configs` entry: an AlertReceiver (rpc/proto/alerts.proto)
+// that alert batches are pushed to.
+struct GrpcSinkConfig {
+  std::string target;  // host:port
+  absl::Duration timeout = absl::Seconds(10);
+};
+
 struct AlertingConfig {
   std::vector<RelabelRule> alert_relabel_configs;
   std::vector<AlertmanagerConfig> alertmanagers;
   std::vector<WebhookConfig> webhooks;
+  std::vector<GrpcSinkConfig> grpc_sinks;
 };
 
 // Parses the value of the `alerting:` key (a mapping; null means empty).

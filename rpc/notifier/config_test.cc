@@ -96,6 +96,23 @@ webhook_configs:
   EXPECT_TRUE(cfg->webhooks[1].send_resolved);
 }
 
+TEST(ParseAlertingConfig, GrpcSinks) {
+  absl::StatusOr<AlertingConfig> cfg = ParseAlertingConfigYaml(
+      "grpc_configs:\n"
+      "  - target: 127.0.0.1:9500\n"
+      "    timeout: 3s\n");
+  ASSERT_THAT(cfg, IsOk());
+  ASSERT_EQ(cfg->grpc_sinks.size(), 1u);
+  EXPECT_EQ(cfg->grpc_sinks[0].target, "127.0.0.1:9500");
+  EXPECT_EQ(cfg->grpc_sinks[0].timeout, absl::Seconds(3));
+  EXPECT_THAT(ParseAlertingConfigYaml("grpc_configs:\n  - target: nowhere\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("grpc_configs[0].target")));
+  EXPECT_THAT(ParseAlertingConfigYaml("grpc_configs:\n  - timeout: 1s\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is required")));
+}
+
 TEST(ParseAlertingConfig, EmptyAndNullAreEmpty) {
   EXPECT_THAT(ParseAlertingConfigYaml(""), IsOk());
   absl::StatusOr<AlertingConfig> c = ParseAlertingConfigYaml("alertmanagers:\n");
