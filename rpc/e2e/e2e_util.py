@@ -119,7 +119,8 @@ def start_vigil(procs, vigil_bin, config_text, name="vigil", extra=()):
     with open(cfg, "w") as f:
         f.write(config_text)
     procs.start(name, [vigil_bin, "--config.file=" + cfg,
-                       "--web.listen-address=127.0.0.1:%d" % port] + list(extra))
+                       "--web.listen-address=127.0.0.1:%d" % port,
+                       "--grpc.listen-address=127.0.0.1:0"] + list(extra))
     base = "http://127.0.0.1:%d" % port
     wait_ready(base + "/-/ready", procs, name)
     return base

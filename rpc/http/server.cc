@@ -78,6 +78,8 @@ class Server::Impl {
     explicit Conn(tcp::socket s) : stream(std::move(s)) {}
     beast::tcp_stream stream;
     bool idle = false;
+    // Set after an error answer sent before the request was fully read.
+    bool linger = false;
   };
 
   asio::awaitable<void> AcceptLoop();
@@ -186,6 +188,7 @@ asio::awaitable<void> Server::Impl::WriteError(Conn& conn, unsigned version,
   res.body().push_back('\n');
   res.keep_alive(false);
   res.prepare_payload();
+  conn.linger = true;
   conn.stream.expires_after(std::chrono::seconds(10));
   co_await bhttp::async_write(conn.stream, res, kTuple);
 }
@@ -360,6 +363,21 @@ asio::awaitable<void> Server::Impl::Serve(std::shared_ptr<Conn> conn) {
   }
   boost::system::error_code ignored;
   conn->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (conn->linger && !stopping_fast_.load()) {
+    // The client may still be sending the body we refused; closing with
+    // unread data makes the kernel send RST, which can destroy our answer
+    // before the client reads it (and a remote-write sender would retry a
+    // 413 forever). Read and drop a bounded amount first, as Go's server does.
+    char sink[16384];
+    size_t drained = 0;
+    conn->stream.expires_after(std::chrono::seconds(2));
+    while (drained < (size_t{1} << 20)) {
+      auto [ec, n] = co_await conn->stream.async_read_some(
+          asio::buffer(sink, sizeof(sink)), kTuple);
+      if (ec) break;
+      drained += n;
+    }
+  }
   conn->stream.socket().close(ignored);
 }
 
@@ -396,6 +414,10 @@ void Server::Impl::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The close posted above may not have run before stop(); with no thread
+  // left, closing here is safe, and frees the port for whoever binds next.
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

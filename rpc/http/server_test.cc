@@ -67,6 +67,23 @@ TEST(Server, ServesRoutesOnKeptAliveConnection) {
   EXPECT_FALSE(client.closed());
 }
 
+TEST(Server, HeadHasLengthButNoBody) {
+  Router router;
+  router.Handle("HEAD", "/h", [](const Request&) { return Response::Text(200, "twelve bytes"); });
+  router.Handle("GET", "/g", [](const Request&) { return Response::Text(200, "after"); });
+  auto server = Server::Start(ServerOptions{}, std::move(router));
+  ASSERT_THAT(server.status(), IsOk());
+  TestClient client((*server)->port());
+  // The test client reads Content-Length bytes, so send HEAD raw and check
+  // that the next response on the connection starts right after the header.
+  auto r = client.Raw("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\nGET /g HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers.Get("Content-Length"), "12");
+  // What the client took as HEAD's "body" is the start of the GET answer.
+  EXPECT_THAT(r->body, testing::StartsWith("HTTP/1.1 200"));
+}
+
 TEST(Server, StatusCodes) {
   auto server = StartTestServer();
   ASSERT_NE(server, nullptr);
@@ -114,6 +131,14 @@ TEST(Server, BodyLimits) {
     EXPECT_EQ(r->status, 413);
     EXPECT_THAT(r->body, HasSubstr("limit of 10 bytes"));
     EXPECT_TRUE(client.closed());
+  }
+  {
+    // A sender that writes its whole (large) body before reading must still
+    // get the 413, not a connection reset.
+    TestClient client(server->port());
+    auto r = client.Do("POST", "/small", {}, std::string(512 << 10, 'z'));
+    ASSERT_THAT(r.status(), IsOk());
+    EXPECT_EQ(r->status, 413);
   }
   {
     TestClient client(server->port());

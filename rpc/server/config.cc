@@ -142,6 +142,7 @@ void ParseGlobal(const YAML::Node& global, Config* config) {
 absl::StatusOr<Config> ParseConfig(std::string_view yaml, std::string_view path) {
   Config config;
   config.path = std::string(path);
+  config.yaml = std::string(yaml);
   std::string where = path.empty() ? "built-in config" : std::string(path);
   try {
     YAML::Node root = YAML::Load(std::string(yaml));

@@ -29,6 +29,8 @@ struct Config {
   // Prometheus sections vigil has no use for (scrape_configs, remote_write,
   // ...): accepted so that prometheus.yml loads, reported for a warning.
   std::vector<std::string> ignored_sections;
+  // The text it was parsed from, as /api/v1/status/config shows it.
+  std::string yaml;
   // Where it came from ("" for the built-in default); rule file paths are
   // relative to its directory.
   std::string path;

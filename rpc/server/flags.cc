@@ -136,6 +136,39 @@ const std::vector<FlagDef>& Defs() {
        false,
        DurationSetter("rules.alert.for-grace-period",
                       &Flags::for_grace_period)},
+      {"grpc.listen-address", "0.0.0.0:9097",
+       "Address for the gRPC service (ListRules, ListAlerts, WatchAlerts); "
+       "empty turns it off.",
+       false,
+       [](Flags* f, std::string_view v) -> absl::Status {
+         f->grpc_listen_address = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"alertmanager.notification-queue-capacity", "10000",
+       "The capacity of the queue for pending Alertmanager notifications.",
+       false,
+       [](Flags* f, std::string_view v) -> absl::Status {
+         int64_t n;
+         if (!absl::SimpleAtoi(AV(v), &n) || n <= 0) {
+           return BadValue("alertmanager.notification-queue-capacity", v,
+                           "want a positive integer");
+         }
+         f->notification_queue_capacity = n;
+         return absl::OkStatus();
+       }},
+      {"rules.legacy-group-offset-hash", "false",
+       "Place group evaluations at the slots Prometheus 2.43 and older "
+       "(built without stringlabels, e.g. Debian's 2.42) use, instead of "
+       "those of current Prometheus releases.",
+       false,
+       [](Flags* f, std::string_view v) -> absl::Status {
+         if (v != "true" && v != "false") {
+           return BadValue("rules.legacy-group-offset-hash", v,
+                           "want true or false");
+         }
+         f->legacy_group_hash = v == "true";
+         return absl::OkStatus();
+       }},
       {"query.lookback-delta", "5m",
        "The maximum lookback duration for retrieving metrics during "
        "expression evaluations.",
@@ -259,6 +292,34 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args) {
     if (!st.ok()) return st;
   }
   return flags;
+}
+
+std::vector<std::pair<std::string, std::string>> FlagValues(const Flags& f) {
+  auto dur = [](absl::Duration d) { return engine::FormatPromDuration(d); };
+  std::vector<std::pair<std::string, std::string>> out = {
+      {"alertmanager.notification-queue-capacity",
+       absl::StrCat(f.notification_queue_capacity)},
+      {"config.file", f.config_file},
+      {"grpc.listen-address", f.grpc_listen_address},
+      {"log.format", f.log_format == LogFormat::kJson ? "json" : "logfmt"},
+      {"log.level", std::string(LogLevelName(f.log_level))},
+      {"query.lookback-delta", dur(f.lookback_delta)},
+      {"query.max-samples", absl::StrCat(f.query_max_samples)},
+      {"query.timeout", dur(f.query_timeout)},
+      {"rules.alert.for-grace-period", dur(f.for_grace_period)},
+      {"rules.alert.for-outage-tolerance", dur(f.for_outage_tolerance)},
+      {"rules.alert.resend-delay", dur(f.resend_delay)},
+      {"rules.legacy-group-offset-hash", f.legacy_group_hash ? "true" : "false"},
+      {"storage.max-memory-bytes", absl::StrCat(f.max_memory_bytes)},
+      {"storage.max-series", absl::StrCat(f.max_series)},
+      {"storage.out-of-order-window", dur(f.out_of_order_window)},
+      {"storage.retention", dur(f.retention)},
+      {"web.external-url", f.external_url},
+      {"web.listen-address", f.listen_address},
+      {"web.max-request-bytes", absl::StrCat(f.max_request_bytes)},
+      {"web.threads", absl::StrCat(f.web_threads)},
+  };
+  return out;
 }
 
 std::string FlagsHelp(std::string_view program) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,12 @@ struct Flags {
   absl::Duration lookback_delta = absl::Minutes(5);
   int64_t query_max_samples = 50000000;
   absl::Duration query_timeout = absl::Minutes(2);
+  // gRPC service (rules, alerts, watch stream); "" turns it off.
+  std::string grpc_listen_address = "0.0.0.0:9097";
+  int64_t notification_queue_capacity = 10000;
+  // Group evaluation slots as Prometheus builds without stringlabels
+  // (2.43 and older) place them.
+  bool legacy_group_hash = false;
   bool help = false;
   bool version = false;
 };
@@ -45,6 +52,10 @@ struct Flags {
 // naming the flag for an unknown flag, a missing or malformed value, or a
 // stray positional argument.
 absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args);
+
+// Every flag's name (without dashes) and current value in Prometheus'
+// spelling, sorted by name, as /api/v1/status/flags shows them.
+std::vector<std::pair<std::string, std::string>> FlagValues(const Flags& flags);
 
 // Usage text listing every flag with its default, as `--help` prints it.
 std::string FlagsHelp(std::string_view program);

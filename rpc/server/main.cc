@@ -64,6 +64,7 @@ int Main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reload, handled in the same loop
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -84,14 +85,19 @@ int Main(int argc, char** argv) {
 
   auto server = Server::Start(*flags, *std::move(config), Clock::Real());
   if (!server.ok()) {
-    log::Error("Unable to start web listener", {{"err", server.status()}});
+    log::Error("Unable to start vigil", {{"err", server.status()}});
     return 1;
   }
   log::Info("Server is ready to receive web requests.",
             {{"address", flags->listen_address}, {"port", (*server)->port()}});
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&stop_signals, &sig);
+    if (sig != SIGHUP) break;
+    // A failed reload is logged and leaves the running rules untouched.
+    (void)(*server)->Reload();
+  }
   log::Warn("Received signal, exiting gracefully...",
             {{"signal", sig == SIGINT ? "interrupt" : "terminated"}});
   (*server)->Stop();

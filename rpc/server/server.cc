@@ -17,6 +17,7 @@
 #include "rpc/http/server.h"
 #include "rpc/query_api/json_format.h"
 #include "rpc/remote_write/write_handler.h"
+#include "rpc/server/alerting_stack.h"
 #include "rpc/server/metadata_api.h"
 #include "rpc/server/self_metrics.h"
 #include "storage/base/logfmt.h"
@@ -43,6 +44,8 @@ class Server::Impl {
   void SelfScrapeOnce();
 
   storage::Head* head() { return head_.get(); }
+  absl::Status Reload();
+  int grpc_port() const { return alerting_ ? alerting_->grpc_port() : 0; }
   prometheus::Registry* registry() { return registry_.get(); }
 
  private:
@@ -73,8 +76,10 @@ class Server::Impl {
   std::unique_ptr<storage::Head> head_;
   remote_write::WriteHandler write_handler_;
   MetadataApi metadata_api_;
+  std::unique_ptr<AlertingStack> alerting_;
   std::unique_ptr<http::Server> http_;
   std::atomic<bool> ready_{false};
+  absl::Mutex reload_mu_;
   std::vector<storage::Label> target_;  // job, instance for self-scrape
 
   absl::Mutex mu_;
@@ -86,6 +91,17 @@ http::Router Server::Impl::BuildRouter() {
   http::Router router;
   write_handler_.Register(&router);
   metadata_api_.Register(&router);
+  alerting_->Register(&router);
+  for (const char* method : {"POST", "PUT"}) {
+    router.Handle(method, "/-/reload", [this](const http::Request&) {
+      absl::Status st = Reload();
+      if (!st.ok()) {
+        return http::Response::Text(
+            500, absl::StrCat("failed to reload config: ", st.message(), "\n"));
+      }
+      return http::Response::Text(200, "");
+    });
+  }
   router.Handle("GET", "/metrics", [this](const http::Request&) {
     http::Response r = http::Response::Text(200, MetricsText());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -114,6 +130,25 @@ http::Router Server::Impl::BuildRouter() {
     body += "}}";
     return http::Response::Json(200, std::move(body));
   });
+  router.Handle("GET", "/api/v1/status/config", [this](const http::Request&) {
+    std::string body = "{\"status\":\"success\",\"data\":{\"yaml\":";
+    rpc::AppendJsonString(config_.yaml, &body);
+    body += "}}";
+    return http::Response::Json(200, std::move(body));
+  });
+  router.Handle("GET", "/api/v1/status/flags", [this](const http::Request&) {
+    std::string body = "{\"status\":\"success\",\"data\":{";
+    bool first = true;
+    for (const auto& [name, value] : FlagValues(flags_)) {
+      if (!first) body.push_back(',');
+      first = false;
+      rpc::AppendJsonString(name, &body);
+      body.push_back(':');
+      rpc::AppendJsonString(value, &body);
+    }
+    body += "}}";
+    return http::Response::Json(200, std::move(body));
+  });
   router.Handle("GET", "/", [](const http::Request&) {
     return http::Response::Text(
         200,
@@ -135,6 +170,11 @@ absl::Status Server::Impl::Start() {
           ? flags_.web_threads
           : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
   options.max_body_bytes = static_cast<size_t>(flags_.max_request_bytes);
+  absl::StatusOr<std::unique_ptr<AlertingStack>> alerting =
+      AlertingStack::Create(flags_, config_, head_.get(), registry_.get(),
+                            clock_);
+  if (!alerting.ok()) return alerting.status();
+  alerting_ = *std::move(alerting);
   auto server = http::Server::Start(options, BuildRouter());
   if (!server.ok()) return server.status();
   http_ = *std::move(server);
@@ -148,7 +188,35 @@ absl::Status Server::Impl::Start() {
                                      absl::Minutes(1));
   head_->StartBackgroundRetention(period);
   scrape_thread_ = std::thread([this] { ScrapeLoop(); });
+  st = alerting_->Start();
+  if (!st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("error loading rules: ", st.message()));
+  }
   ready_.store(true);
+  return absl::OkStatus();
+}
+
+absl::Status Server::Impl::Reload() {
+  absl::MutexLock lock(&reload_mu_);
+  Config config = config_;
+  if (!config_.path.empty()) {
+    absl::StatusOr<Config> loaded = LoadConfigFile(config_.path);
+    if (!loaded.ok()) {
+      log::Error("Reloading configuration failed",
+                 {{"file", config_.path}, {"err", loaded.status()}});
+      return loaded.status();
+    }
+    config = *std::move(loaded);
+  }
+  absl::Status st = alerting_->ReloadRules(config);
+  if (!st.ok()) {
+    log::Error("Reloading rules failed; the previous rules keep running",
+               {{"err", st}});
+    return st;
+  }
+  log::Info("Completed loading of configuration file",
+            {{"file", config_.path.empty() ? "(built-in)" : config_.path}});
   return absl::OkStatus();
 }
 
@@ -192,6 +260,7 @@ void Server::Impl::Stop() {
     stopping_ = true;
   }
   ready_.store(false);
+  if (alerting_) alerting_->Stop();
   if (http_) http_->Stop();
   if (scrape_thread_.joinable()) scrape_thread_.join();
   head_->Stop();
@@ -214,6 +283,8 @@ storage::Head* Server::head() { return impl_->head(); }
 prometheus::Registry* Server::registry() { return impl_->registry(); }
 std::string Server::MetricsText() { return impl_->MetricsText(); }
 void Server::SelfScrapeOnce() { impl_->SelfScrapeOnce(); }
+absl::Status Server::Reload() { return impl_->Reload(); }
+int Server::grpc_port() const { return impl_->grpc_port(); }
 void Server::Stop() {
   if (impl_) impl_->Stop();
 }

@@ -38,6 +38,11 @@ class Server {
   // Appends the current metrics to the store once (what the loop does every
   // scrape_interval); exposed for tests.
   void SelfScrapeOnce();
+  // Re-reads the config file and the rule files (SIGHUP, POST /-/reload).
+  // On error the running rules stay as they were.
+  absl::Status Reload();
+  // The bound gRPC port; 0 when gRPC is off.
+  int grpc_port() const;
   // Idempotent.
   void Stop();
 

@@ -135,6 +135,15 @@ TEST(Server, HealthReadyAndErrors) {
   auto b = http::HttpGet(t.port(), "/api/v1/status/buildinfo");
   ASSERT_THAT(b.status(), IsOk());
   EXPECT_THAT(b->body, HasSubstr("{\"status\":\"success\",\"data\":{\"version\":\"0.1.0\""));
+  auto cfg = http::HttpGet(t.port(), "/api/v1/status/config");
+  ASSERT_THAT(cfg.status(), IsOk());
+  EXPECT_EQ(cfg->body,
+            "{\"status\":\"success\",\"data\":{\"yaml\":\"global:\\n  "
+            "evaluation_interval: 15s\\nrule_files: []\\n\"}}");
+  auto fl = http::HttpGet(t.port(), "/api/v1/status/flags");
+  ASSERT_THAT(fl.status(), IsOk());
+  EXPECT_THAT(fl->body, HasSubstr("\"storage.retention\":\"2h\""));
+  EXPECT_THAT(fl->body, HasSubstr("\"web.listen-address\":\"127.0.0.1:0\""));
   // Wrong encoding reaches the write handler's 415 through the real server.
   auto w = http::HttpPost(t.port(), "/api/v1/write", {{"Content-Encoding", "gzip"}}, "x");
   ASSERT_THAT(w.status(), IsOk());

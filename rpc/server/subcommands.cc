@@ -5,17 +5,10 @@
 
 #include "engine/cli.h"
 #include "engine/rule_unit_test_runner.h"
+#include "promql/promqltest/cli.h"
 #include "rpc/server/config.h"
 
 namespace vigil::rpc::server {
-namespace {
-
-int NotAvailable(std::string_view what, std::ostream& err) {
-  err << "vigil " << what << ": not available yet in this build\n";
-  return 2;
-}
-
-}  // namespace
 
 int RunCheckConfig(const std::vector<std::string>& args, std::ostream& out,
                    std::ostream& err) {
@@ -57,10 +50,8 @@ const std::vector<Subcommand>& Subcommands() {
        [](const std::vector<std::string>& args, std::ostream& out,
           std::ostream& err) { return engine::RunCheckRules(args, out, err); }},
       {"test", "rules", "FILE...", engine::RunTestRules},
-      {"test", "promql", "FILE...",
-       [](const std::vector<std::string>&, std::ostream&, std::ostream& err) {
-         return NotAvailable("test promql", err);
-       }},
+      {"test", "promql", "[--json=FILE] [--known-failures=FILE] FILE_OR_DIR...",
+       promql::promqltest::RunTestPromql},
   };
   return *table;
 }
