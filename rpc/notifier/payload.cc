@@ -1,5 +1,7 @@
 #include "rpc/notifier/payload.h"
 
+#include "storage/base/json_string.h"
+
 #include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 
@@ -23,36 +25,6 @@ uint64_t FnvAddByte(uint64_t h, unsigned char b) {
   return h;
 }
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong
-// forms, no surrogates, at most U+10FFFF), or 0 when ill-formed.
-size_t Utf8Len(std::string_view s, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char c = b(i);
-  const size_t left = s.size() - i;
-  auto cont = [&](size_t k) { return (b(k) & 0xc0) == 0x80; };
-  if (c >= 0xc2 && c <= 0xdf) {
-    return left >= 2 && cont(i + 1) ? 2 : 0;
-  }
-  if (c >= 0xe0 && c <= 0xef) {
-    if (left < 3 || !cont(i + 1) || !cont(i + 2)) {
-      return 0;
-    }
-    if ((c == 0xe0 && b(i + 1) < 0xa0) || (c == 0xed && b(i + 1) > 0x9f)) {
-      return 0;
-    }
-    return 3;
-  }
-  if (c >= 0xf0 && c <= 0xf4) {
-    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) {
-      return 0;
-    }
-    if ((c == 0xf0 && b(i + 1) < 0x90) || (c == 0xf4 && b(i + 1) > 0x8f)) {
-      return 0;
-    }
-    return 4;
-  }
-  return 0;
-}
 
 void AppendLabelsObject(std::string* out, const storage::Labels& labels) {
   out->push_back('{');
@@ -72,66 +44,7 @@ void AppendLabelsObject(std::string* out, const storage::Labels& labels) {
 }  // namespace
 
 void AppendJsonString(std::string* out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  size_t i = 0;
-  while (i < s.size()) {
-    // Copy the longest run that needs no escaping in one go.
-    size_t j = i;
-    while (j < s.size()) {
-      const auto c = static_cast<unsigned char>(s[j]);
-      if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) {
-        break;
-      }
-      ++j;
-    }
-    out->append(s.data() + i, j - i);
-    i = j;
-    if (i >= s.size()) {
-      break;
-    }
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = Utf8Len(s, i);
-      if (n == 0) {
-        out->append("\xEF\xBF\xBD");  // U+FFFD for an ill-formed byte
-        ++i;
-      } else {
-        out->append(s.data() + i, n);
-        i += n;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default:
-        out->append("\\u00");
-        out->push_back(kHex[c >> 4]);
-        out->push_back(kHex[c & 0xf]);
-    }
-    ++i;
-  }
-  out->push_back('"');
+  ::vigil::AppendJsonString(s, out);
 }
 
 std::string FormatRfc3339Millis(absl::Time t) {

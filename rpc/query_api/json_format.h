@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "storage/base/json_string.h"
+
 namespace vigil::rpc {
 
 // Appends a sample value as Prometheus' API does, without quotes:
@@ -17,10 +19,8 @@ void AppendPromFloat(double v, std::string* out);
 // Appends a millisecond timestamp as seconds: 1.5 for 1500, 1 for 1000,
 // 0.001 for 1, -1.5 for -1500.
 void AppendPromTimestamp(int64_t t_ms, std::string* out);
-// Appends `s` as a JSON string literal with quotes, escaping as Go's
-// encoding/json does (including <, >, & as \u003c etc.; invalid UTF-8 bytes
-// become U+FFFD).
-void AppendJsonString(std::string_view s, std::string* out);
+// JSON string literals: the shared, Go-compatible writer.
+using ::vigil::AppendJsonString;
 
 }  // namespace vigil::rpc
 

@@ -41,20 +41,14 @@ void AppendSpecLabels(const std::vector<storage::Label>& labels,
   out->push_back('}');
 }
 
-// Go's %g-free JSON number for float64 seconds (encoding/json uses 'f' or
-// 'e' with shortest precision).
+// A JSON number for float64 seconds, as encoding/json writes it (the same
+// digits as the API's sample values, without quotes).
 void AppendJsonNumber(double v, std::string* out) {
   if (!std::isfinite(v)) {
     out->append("0");
     return;
   }
-  const double abs = std::fabs(v);
-  const bool exponent = abs != 0 && (abs < 1e-6 || abs >= 1e21);
-  char buf[64];
-  std::to_chars_result r = std::to_chars(
-      buf, buf + sizeof(buf), v,
-      exponent ? std::chars_format::scientific : std::chars_format::fixed);
-  out->append(buf, r.ptr);
+  AppendPromFloat(v, out);
 }
 
 void AppendSeconds(absl::Duration d, std::string* out) {

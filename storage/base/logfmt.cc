@@ -1,5 +1,7 @@
 #include "storage/base/logfmt.h"
 
+#include "storage/base/json_string.h"
+
 #include <cstdio>
 #include <string>
 
@@ -38,36 +40,6 @@ void AppendHex(std::string* out, unsigned v, int digits) {
 }
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when invalid.
-size_t Utf8Len(std::string_view s, size_t i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0) {
-    n = 2;
-    cp = c & 0x1f;
-  } else if ((c & 0xf0) == 0xe0) {
-    n = 3;
-    cp = c & 0x0f;
-  } else if ((c & 0xf8) == 0xf0) {
-    n = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t j = 1; j < n; ++j) {
-    unsigned char cc = static_cast<unsigned char>(s[i + j]);
-    if ((cc & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
-  }
-  if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-      (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-      (cp >= 0xd800 && cp <= 0xdfff)) {
-    return 0;
-  }
-  return n;
-}
 
 // Escapes for both logfmt's quoted form and JSON; `json` picks \u00XX for
 // control bytes (JSON has no \x).
@@ -77,7 +49,7 @@ void AppendEscaped(std::string* out, std::string_view v, bool json) {
     char c = v[i];
     unsigned char u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
-      size_t n = Utf8Len(v, i);
+      size_t n = Utf8SequenceLength(v, i);
       if (n == 0) {
         if (json) {
           out->append("\\ufffd");
