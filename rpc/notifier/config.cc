@@ -1,5 +1,7 @@
 #include "rpc/notifier/config.h"
 
+#include "engine/duration.h"
+
 #include <algorithm>
 #include <fstream>
 #include <initializer_list>
@@ -476,57 +478,7 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view sv) {
-  absl::string_view s(sv.data(), sv.size());
-  if (s.empty()) {
-    return absl::InvalidArgumentError("empty duration string");
-  }
-  if (s == "0") {
-    return absl::ZeroDuration();
-  }
-  struct Unit {
-    absl::string_view name;
-    absl::Duration d;
-  };
-  // Longest names first so "ms" is not read as "m".
-  static const Unit kUnits[] = {
-      {"ms", absl::Milliseconds(1)}, {"y", absl::Hours(24 * 365)},
-      {"w", absl::Hours(24 * 7)},    {"d", absl::Hours(24)},
-      {"h", absl::Hours(1)},         {"m", absl::Minutes(1)},
-      {"s", absl::Seconds(1)},
-  };
-  const absl::string_view orig = s;
-  absl::Duration total;
-  int last_unit = -1;
-  while (!s.empty()) {
-    size_t digits = 0;
-    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') {
-      ++digits;
-    }
-    uint64_t n = 0;
-    if (digits == 0 || digits > 12 ||
-        !absl::SimpleAtoi(s.substr(0, digits), &n)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a valid duration string: \"", orig, "\""));
-    }
-    s.remove_prefix(digits);
-    int unit = -1;
-    for (int i = 0; i < static_cast<int>(std::size(kUnits)); ++i) {
-      if (absl::StartsWith(s, kUnits[i].name)) {
-        unit = i;
-        break;
-      }
-    }
-    // Units must appear largest first, each at most once.
-    auto rank = [](int u) { return u == 0 ? 6 : u - 1; };
-    if (unit < 0 || (last_unit >= 0 && rank(unit) <= rank(last_unit))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("not a valid duration string: \"", orig, "\""));
-    }
-    last_unit = unit;
-    s.remove_prefix(kUnits[unit].name.size());
-    total += kUnits[unit].d * static_cast<int64_t>(n);
-  }
-  return total;
+  return engine::ParsePromDuration(sv);
 }
 
 absl::StatusOr<std::vector<RelabelRule>> ParseRelabelConfigs(

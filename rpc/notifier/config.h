@@ -104,7 +104,8 @@ absl::StatusOr<AlertingConfig> ParseAlertingConfigYaml(std::string_view yaml);
 absl::StatusOr<std::vector<RelabelRule>> ParseRelabelConfigs(
     const YAML::Node& node);
 
-// Prometheus durations: "1h30m", "500ms", "2d", "1w", "1y" (no fractions).
+// Prometheus durations: "1h30m", "500ms", "2d", "1w", "1y" (no fractions);
+// the engine's parser (engine/duration.h), kept here for config callers.
 absl::StatusOr<absl::Duration> ParsePromDuration(std::string_view s);
 
 // The value for an Authorization header from basic_auth or authorization
