@@ -272,6 +272,8 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--md")
     args = ap.parse_args()
+    # SIGTERM (e.g. from `timeout`) unwinds normally, so targets get stopped.
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit("terminated"))
     rng = random.Random(args.seed)
     doc = {"machine": machine(), "crossings": args.crossings, "results": []}
     for kind in args.targets.split(","):
