@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Fault tests with the real vigil binary and Debian's Alertmanager 0.25:
+0. nothing listening on the Alertmanager port when vigil starts (connection
+   refused): vigil starts, keeps evaluating and counts the errors;
 1. a slow receiver (answers after vigil's 1s timeout) on the Alertmanager
    port while vigil starts: vigil keeps evaluating, the queue stays within
    its capacity, errors and drops are counted on /metrics;
@@ -135,18 +137,29 @@ def run(procs, vigil_bin):
     with open(rules, "w") as f:
         f.write(am.RULES)
 
-    slow = SlowServer(port, 3.0)
     vigil = u.start_vigil(procs, vigil_bin, config(rules, port), extra=[
         "--rules.alert.resend-delay=1s",
         "--alertmanager.notification-queue-capacity=%d" % QUEUE_CAPACITY])
     deadline = time.time() + 30
     m = metrics(vigil)
-    while time.time() < deadline and (m["errors_total"] < 1 or m["dropped_total"] < 1):
+    while time.time() < deadline and m["errors_total"] < 1:
+        feed(vigil, 1)
+        m = metrics(vigil)
+    if m["errors_total"] < 1:
+        sys.exit("FAIL: Alertmanager down at start: no errors counted: %s" % m)
+    check_evaluating(vigil, "Alertmanager down at start")
+    print("down at start: vigil evaluating, %s" % m)
+    errs_down = m["errors_total"]
+
+    slow = SlowServer(port, 3.0)
+    deadline = time.time() + 30
+    m = metrics(vigil)
+    while time.time() < deadline and (m["errors_total"] <= errs_down or m["dropped_total"] < 1):
         feed(vigil, 1)
         m = metrics(vigil)
         if m["queue_length"] > QUEUE_CAPACITY:
             sys.exit("FAIL: queue length %g over capacity %d" % (m["queue_length"], QUEUE_CAPACITY))
-    if m["errors_total"] < 1 or m["dropped_total"] < 1:
+    if m["errors_total"] <= errs_down or m["dropped_total"] < 1:
         sys.exit("FAIL: slow Alertmanager: errors/drops not counted: %s" % m)
     if m["queue_capacity"] != QUEUE_CAPACITY:
         sys.exit("FAIL: queue_capacity %s" % m)
@@ -173,7 +186,7 @@ def run(procs, vigil_bin):
     shutil.rmtree(os.path.join(procs.tmp, "am1-data"), ignore_errors=True)
     am.start_alertmanager(procs, port, name="am2")
     wait_am_count(vigil, base, SERIES, 30, "after Alertmanager restart")
-    print("PASS: slow, up later, killed and restarted: delivery resumed; %s" % metrics(vigil))
+    print("PASS: down at start, slow, up later, killed and restarted: delivery resumed; %s" % metrics(vigil))
 
 
 if __name__ == "__main__":
