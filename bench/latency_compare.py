@@ -27,18 +27,18 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "rpc", "notify_it"))
+sys.path.insert(0, os.path.join(ROOT, "rpc", "e2e"))
+import e2e_util as u  # noqa: E402  (free ports, processes stopped by PID)
 import notify_util as nu  # noqa: E402
 
-VIGIL_CANDIDATES = [os.path.join(ROOT, "bazel-bin/rpc/server/vigil")]
+VIGIL_CANDIDATES = [os.path.join(ROOT, ".bazel/bin/rpc/server/vigil"),
+                    os.path.join(ROOT, "bazel-bin/rpc/server/vigil")]
 
 RULES = """groups:
   - name: latency
@@ -94,49 +94,13 @@ class Receiver:
             return self.arrivals.get(k)
 
 
-class Proc:
-    def __init__(self, name, argv, workdir):
-        self.name = name
-        self.log_path = os.path.join(workdir, name + ".log")
-        self.p = subprocess.Popen(argv, stdout=open(self.log_path, "wb"),
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                  start_new_session=True)
-
-    def stop(self):
-        if self.p.poll() is None:
-            os.killpg(self.p.pid, signal.SIGTERM)
-            try:
-                self.p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.p.pid, signal.SIGKILL)
-                self.p.wait(timeout=10)
-
-    def tail(self):
-        with open(self.log_path, "rb") as f:
-            return f.read()[-3000:].decode("utf-8", "replace")
-
-
-def wait_ready(url, proc, timeout_s=60):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.p.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("%s not ready at %s:\n%s" % (proc.name, url, proc.tail()))
-
-
-def start_target(kind, args, workdir, recv_port):
-    """Starts the target (and its datasource); returns (procs, write_url)."""
+def start_target(kind, args, procs, recv_port):
+    """Starts the target (and its datasource) under `procs`; returns the write URL."""
+    workdir = procs.tmp
     rules = os.path.join(workdir, "rules.yml")
     with open(rules, "w") as f:
         f.write(RULES)
-    port = nu_free_port()
+    port = u.free_port()
     if kind in ("vigil", "prometheus"):
         cfg = os.path.join(workdir, kind + ".yml")
         with open(cfg, "w") as f:
@@ -153,33 +117,25 @@ def start_target(kind, args, workdir, recv_port):
                     "--storage.tsdb.path=" + os.path.join(workdir, "prom-data"),
                     "--web.listen-address=127.0.0.1:%d" % port,
                     "--web.enable-remote-write-receiver", "--log.level=warn"]
-        p = Proc(kind, argv, workdir)
+        procs.start(kind, argv)
         base = "http://127.0.0.1:%d" % port
-        wait_ready(base + "/-/ready", p)
-        return [p], base + "/api/v1/write"
-    vm = Proc("victoria-metrics", [args.victoria_metrics,
+        u.wait_ready(base + "/-/ready", procs, kind)
+        return base + "/api/v1/write"
+    procs.start("victoria-metrics", [args.victoria_metrics,
                                    "-storageDataPath=" + os.path.join(workdir, "vm-data"),
                                    "-httpListenAddr=127.0.0.1:%d" % port,
                                    "-retentionPeriod=1d", "-search.latencyOffset=0s",
-                                   "-search.disableCache", "-loggerLevel=ERROR"], workdir)
+                                   "-search.disableCache", "-loggerLevel=ERROR"])
     base = "http://127.0.0.1:%d" % port
-    wait_ready(base + "/health", vm)
-    vport = nu_free_port()
-    va = Proc("vmalert", [args.vmalert, "-rule=" + rules, "-datasource.url=" + base,
+    u.wait_ready(base + "/health", procs, "victoria-metrics")
+    vport = u.free_port()
+    procs.start("vmalert", [args.vmalert, "-rule=" + rules, "-datasource.url=" + base,
                           "-notifier.url=http://127.0.0.1:%d" % recv_port,
                           "-evaluationInterval=1s", "-datasource.queryTimeAlignment=false",
                           "-datasource.lookback=0s",
-                          "-httpListenAddr=127.0.0.1:%d" % vport, "-loggerLevel=ERROR"],
-              workdir)
-    wait_ready("http://127.0.0.1:%d/health" % vport, va)
-    return [vm, va], base + "/api/v1/write"
-
-
-def nu_free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+                          "-httpListenAddr=127.0.0.1:%d" % vport, "-loggerLevel=ERROR"])
+    u.wait_ready("http://127.0.0.1:%d/health" % vport, procs, "vmalert")
+    return base + "/api/v1/write"
 
 
 def percentile(sorted_vals, q):
@@ -190,42 +146,38 @@ def percentile(sorted_vals, q):
 
 
 def run_target(kind, args, rng):
-    workdir = tempfile.mkdtemp(prefix="vigil-latency-%s-" % kind)
     recv = Receiver()
-    procs = []
     try:
-        procs, write_url = start_target(kind, args, workdir, recv.port)
-        time.sleep(2)  # let the first evaluations run
-        lat, missed = [], 0
-        for k in range(args.crossings):
-            key = "%s-%d" % (kind, k)
-            sent = time.time()
-            st = nu.remote_write(write_url, [(
-                {"__name__": "latency_probe", "crossing": key},
-                [(int(sent * 1000), 1.0)])])
-            if st // 100 != 2:
-                raise RuntimeError("%s: remote-write HTTP %d" % (kind, st))
-            deadline = sent + args.timeout
-            while recv.arrival(key) is None and time.time() < deadline:
-                time.sleep(0.002)
-            got = recv.arrival(key)
-            if got is None:
-                missed += 1
-            else:
-                lat.append((got - sent) * 1000.0)
-            time.sleep(rng.uniform(1.0, 1.6))
-        lat.sort()
-        return {"target": kind, "n": len(lat), "missed": missed,
-                "p50_ms": round(percentile(lat, 0.5), 1) if lat else None,
-                "p99_ms": round(percentile(lat, 0.99), 1) if lat else None,
-                "max_ms": round(lat[-1], 1) if lat else None,
-                "min_ms": round(lat[0], 1) if lat else None,
-                "settings": SETTINGS[kind]}
+        with u.Procs() as procs:
+            write_url = start_target(kind, args, procs, recv.port)
+            time.sleep(2)  # let the first evaluations run
+            lat, missed = [], 0
+            for k in range(args.crossings):
+                key = "%s-%d" % (kind, k)
+                sent = time.time()
+                st = nu.remote_write(write_url, [(
+                    {"__name__": "latency_probe", "crossing": key},
+                    [(int(sent * 1000), 1.0)])])
+                if st // 100 != 2:
+                    raise RuntimeError("%s: remote-write HTTP %d" % (kind, st))
+                deadline = sent + args.timeout
+                while recv.arrival(key) is None and time.time() < deadline:
+                    time.sleep(0.002)
+                got = recv.arrival(key)
+                if got is None:
+                    missed += 1
+                else:
+                    lat.append((got - sent) * 1000.0)
+                time.sleep(rng.uniform(1.0, 1.6))
+            lat.sort()
+            return {"target": kind, "n": len(lat), "missed": missed,
+                    "p50_ms": round(percentile(lat, 0.5), 1) if lat else None,
+                    "p99_ms": round(percentile(lat, 0.99), 1) if lat else None,
+                    "max_ms": round(lat[-1], 1) if lat else None,
+                    "min_ms": round(lat[0], 1) if lat else None,
+                    "settings": SETTINGS[kind]}
     finally:
-        for p in reversed(procs):
-            p.stop()
         recv.server.shutdown()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def machine():

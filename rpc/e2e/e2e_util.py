@@ -4,6 +4,7 @@ bounded retries."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +22,8 @@ def free_port():
 
 
 class Procs:
-    """Starts processes and guarantees they are killed at exit."""
+    """Starts processes and guarantees they are killed, and their temporary
+    folder removed, at exit."""
 
     def __init__(self):
         self.procs = []
@@ -61,6 +63,7 @@ class Procs:
 
     def __exit__(self, *exc):
         self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def http_get(url, params=None, timeout=10):

@@ -10,7 +10,6 @@ usage: am_e2e_test.py VIGIL_BIN
 
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -114,12 +113,8 @@ def main():
     if not os.path.exists(AM_BIN):
         print("SKIP: %s not installed (apt-get install prometheus-alertmanager)" % AM_BIN)
         return
-    procs = u.Procs()
-    try:
-        with procs:
-            run(procs, vigil_bin)
-    finally:
-        shutil.rmtree(procs.tmp, ignore_errors=True)
+    with u.Procs() as procs:
+        run(procs, vigil_bin)
 
 
 def run(procs, vigil_bin):

@@ -122,12 +122,8 @@ def main():
     if not os.path.exists(am.AM_BIN):
         print("SKIP: %s not installed" % am.AM_BIN)
         return
-    procs = u.Procs()
-    try:
-        with procs:
-            run(procs, vigil_bin)
-    finally:
-        shutil.rmtree(procs.tmp, ignore_errors=True)
+    with u.Procs() as procs:
+        run(procs, vigil_bin)
 
 
 def run(procs, vigil_bin):

@@ -8,7 +8,6 @@ usage: grpc_watch_e2e_test.py VIGIL_BIN WATCH_CLIENT_BIN
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -81,12 +80,8 @@ def run(procs, vigil_bin, client_bin):
 
 
 def main():
-    procs = u.Procs()
-    try:
-        with procs:
-            run(procs, sys.argv[1], sys.argv[2])
-    finally:
-        shutil.rmtree(procs.tmp, ignore_errors=True)
+    with u.Procs() as procs:
+        run(procs, sys.argv[1], sys.argv[2])
 
 
 if __name__ == "__main__":

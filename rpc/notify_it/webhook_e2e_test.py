@@ -12,7 +12,6 @@ usage: webhook_e2e_test.py VIGIL_BIN
 import http.server
 import json
 import os
-import shutil
 import sys
 import threading
 import time
@@ -153,12 +152,8 @@ alerting:
 
 
 def main():
-    procs = u.Procs()
-    try:
-        with procs:
-            run(procs, sys.argv[1])
-    finally:
-        shutil.rmtree(procs.tmp, ignore_errors=True)
+    with u.Procs() as procs:
+        run(procs, sys.argv[1])
 
 
 if __name__ == "__main__":
