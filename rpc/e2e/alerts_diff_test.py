@@ -10,6 +10,7 @@ agrees to the millisecond only if vigil's group offsets match Prometheus'.
 usage: alerts_diff_test.py VIGIL_BIN RW_SEND_BIN
 """
 
+import calendar
 import json
 import os
 import sys
@@ -68,6 +69,26 @@ def scenario(t0_ms):
     return list(series.values())
 
 
+def to_ms(rfc3339):
+    """An RFC 3339 UTC time truncated to the millisecond."""
+    if rfc3339 is None:
+        return None
+    t = rfc3339.replace("Z", "")
+    whole, _, frac = t.partition(".")
+    return whole + "." + (frac + "000")[:3]
+
+
+def same_tick(a, b):
+    """lastEvaluation is the wall time an evaluation began, a little after
+    its tick: two within half an interval of each other evaluated one tick."""
+    if a is None or b is None:
+        return False
+    def secs(t):
+        whole, _, frac = to_ms(t).partition(".")
+        return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000.0
+    return abs(secs(a) - secs(b)) < INTERVAL_S / 2.0
+
+
 def alerts(base):
     status, body = u.http_get(base + "/api/v1/alerts")
     if status != 200:
@@ -77,12 +98,7 @@ def alerts(base):
         labels = tuple(sorted(a["labels"].items()))
         # Prometheus keeps the evaluation time in nanoseconds; samples and
         # vigil use milliseconds. Compare to the millisecond.
-        active = a["activeAt"].replace("Z", "")
-        if "." in active:
-            whole, frac = active.split(".")
-            active = whole + "." + (frac + "000")[:3]
-        else:
-            active += ".000"
+        active = to_ms(a["activeAt"])
         out.add((labels, a["state"], active))
     return out
 
@@ -120,27 +136,38 @@ def main():
 
         checks, mismatches, nonempty = 0, [], 0
         deadline = t0_ms / 1000.0 + SCENARIO_S
+        skipped = 0
         while time.time() < deadline:
-            # Look half an interval after Prometheus' last evaluation, when
-            # both have finished evaluating the same tick.
-            le = last_eval(prom)
-            time.sleep(INTERVAL_S / 2.0)
+            # Wait for Prometheus' next evaluation, then look a little
+            # later, when vigil has evaluated the same tick. Compare only
+            # when both evaluated that tick and neither evaluated while we
+            # looked: on a loaded machine either may run late.
+            le_p = last_eval(prom)
+            poll_until = time.time() + 2 * INTERVAL_S
+            while last_eval(prom) == le_p and time.time() < poll_until:
+                time.sleep(0.05)
+            time.sleep(INTERVAL_S * 0.3)
+            le_p, le_v = last_eval(prom), last_eval(vigil)
             a_prom, a_vigil = alerts(prom), alerts(vigil)
-            le_after = last_eval(prom)
-            if le != le_after:
-                continue  # an evaluation happened while we looked: retry
+            le_p_after, le_v_after = last_eval(prom), last_eval(vigil)
+            if (le_p != le_p_after or le_v != le_v_after or
+                    not same_tick(le_p, le_v)):
+                skipped += 1
+                continue
             checks += 1
             if a_prom:
                 nonempty += 1
             if a_prom != a_vigil:
-                mismatches.append("at %.1fs: prometheus %s\n           vigil %s" %
-                                  (time.time() - t0_ms / 1000.0, sorted(a_prom or []),
+                mismatches.append("at %.1fs (tick %s): prometheus %s\n           vigil %s" %
+                                  (time.time() - t0_ms / 1000.0, le_v, sorted(a_prom or []),
                                    sorted(a_vigil or [])))
-            time.sleep(max(0.0, INTERVAL_S / 2.0 - 0.2))
         for m in mismatches:
             print("MISMATCH " + m)
-        print("alerts diff: %d checks (%d with alerts), %d passed, %d failed" %
-              (checks, nonempty, checks - len(mismatches), len(mismatches)))
+        print("alerts diff: %d checks (%d with alerts), %d passed, %d failed, "
+              "%d looks skipped (evaluation during the look or ticks apart)" %
+              (checks, nonempty, checks - len(mismatches), len(mismatches), skipped))
+        if mismatches:
+            print("vigil log (tail):\n" + procs.log("vigil")[-4000:])
         if checks < 10 or nonempty < 5:
             sys.exit("too few comparable checks: the scenario did not run")
         sys.exit(1 if mismatches else 0)
