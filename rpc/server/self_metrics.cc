@@ -209,6 +209,19 @@ SelfScrape::SelfScrape(const std::vector<prometheus::MetricFamily>& families,
   }
 }
 
+void SelfScrape::AddReportSeries(const std::vector<storage::Label>& target,
+                                 double duration_seconds, int64_t t_ms) {
+  const double scraped = static_cast<double>(labels_.size());
+  auto with_name = [&](std::string name) {
+    std::vector<storage::Label> ls = target;
+    ls.push_back({std::string(storage::kMetricNameLabel), std::move(name)});
+    return ls;
+  };
+  Add(with_name("up"), 1.0, t_ms);
+  Add(with_name("scrape_duration_seconds"), duration_seconds, t_ms);
+  Add(with_name("scrape_samples_scraped"), scraped, t_ms);
+}
+
 void SelfScrape::Add(std::vector<storage::Label> labels, double v,
                      int64_t t_ms) {
   auto parsed = storage::Labels::FromUnsorted(std::move(labels));

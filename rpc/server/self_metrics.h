@@ -48,6 +48,12 @@ class SelfScrape {
  public:
   SelfScrape(const std::vector<prometheus::MetricFamily>& families,
              const std::vector<storage::Label>& target, int64_t t_ms);
+  // The series Prometheus synthesises for every scrape: up (1: vigil reads
+  // its own registry, which cannot fail), scrape_duration_seconds and
+  // scrape_samples_scraped (the samples added by the constructor). Call once,
+  // after the constructor.
+  void AddReportSeries(const std::vector<storage::Label>& target,
+                       double duration_seconds, int64_t t_ms);
   // Valid while this object lives.
   std::vector<storage::SeriesSamples> batch() const;
   size_t size() const { return labels_.size(); }

@@ -233,11 +233,15 @@ void Server::Impl::ScrapeLoop() {
 }
 
 void Server::Impl::SelfScrapeOnce() {
+  const absl::Time start = absl::Now();
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
   families.push_back(BuildInfoMetric());
-  SelfScrape scrape(families, target_, clock_->NowMillis());
+  const int64_t t_ms = clock_->NowMillis();
+  SelfScrape scrape(families, target_, t_ms);
+  scrape.AddReportSeries(target_,
+                         absl::ToDoubleSeconds(absl::Now() - start), t_ms);
   std::vector<storage::SeriesSamples> batch = scrape.batch();
   auto result = head_->Append(batch);
   if (!result.ok()) {

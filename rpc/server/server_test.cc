@@ -164,6 +164,17 @@ TEST(Server, SelfScrapeAppendsOwnMetrics) {
   ASSERT_THAT(h.status(), IsOk());
   EXPECT_THAT(h->body, HasSubstr("\"le\":\"+Inf\""));
   EXPECT_THAT(h->body, HasSubstr("\"le\":\"0.005\""));
+  // The synthesised scrape series, as Prometheus writes them per target.
+  auto up = http::HttpGet(t.port(), "/api/v1/export?match[]=up{job=\"vigil\"}");
+  ASSERT_THAT(up.status(), IsOk());
+  EXPECT_THAT(up->body, HasSubstr("\"values\":[1],\"timestamps\":[1700000060000]"));
+  auto scraped = http::HttpGet(t.port(), "/api/v1/export?match[]=scrape_samples_scraped");
+  ASSERT_THAT(scraped.status(), IsOk());
+  EXPECT_THAT(scraped->body, HasSubstr("\"job\":\"vigil\""));
+  EXPECT_THAT(scraped->body, Not(HasSubstr("\"values\":[0]")));
+  auto took = http::HttpGet(t.port(), "/api/v1/export?match[]=scrape_duration_seconds");
+  ASSERT_THAT(took.status(), IsOk());
+  EXPECT_THAT(took->body, HasSubstr("\"timestamps\":[1700000060000]"));
 }
 
 TEST(Server, StopIsCleanAndBindConflictIsReported) {
