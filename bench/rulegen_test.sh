@@ -7,6 +7,7 @@
 set -euo pipefail
 vigil="$(pwd)/$1"
 rulegen="$(pwd)/$2"
+series_cc="$(pwd)/$3"
 if ! command -v promtool >/dev/null; then
   echo "promtool not found: install Debian's prometheus package (tools/install_deps.sh)" >&2
   exit 1
@@ -40,6 +41,26 @@ for fn in 'rate(' 'histogram_quantile(' 'absent(' '_over_time(' ') / sum by'; do
   grep -qF "$fn" "$tmp/a.yml" || fail "no rule uses '$fn'"
 done
 grep -q '^      - record: ' "$tmp/a.yml" || fail "no recording rules"
+
+# Every metric a rule selects is one loadgen sends (series.cc spells the names
+# as string literals; histogram series are base + "_bucket"), so a renamed
+# metric there cannot silently leave rules selecting nothing.
+python3 - "$tmp/a.yml" "$series_cc" <<'PY' || fail "rules select metrics loadgen does not send"
+import re, sys
+rules, src = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+literals = set(re.findall(r'"([a-zA-Z_:][a-zA-Z0-9_:]*)"', src))
+exprs = re.findall(r"^        expr: '(.*)'$", rules, re.M)
+assert len(exprs) == 1000, len(exprs)
+names = set()
+for e in exprs:
+    names |= set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{|\[)", e))
+bad = sorted(n for n in names
+             if n not in literals and re.sub(r"_bucket$", "", n) not in literals)
+if bad:
+    print("not in bench/loadgen/series.cc:", bad, file=sys.stderr)
+    sys.exit(1)
+print(f"{len(names)} metric names, all sent by loadgen")
+PY
 
 out=$(promtool check rules "$tmp/a.yml" "$tmp/c.yml" 2>&1) || { echo "$out"; fail "promtool check rules"; }
 echo "$out"
