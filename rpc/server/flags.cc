@@ -136,6 +136,22 @@ const std::vector<FlagDef>& Defs() {
        false,
        DurationSetter("rules.alert.for-grace-period",
                       &Flags::for_grace_period)},
+      {"rules.alert.for-state-file", "",
+       "File that keeps the \"for\" state of pending and firing alerts "
+       "(their ALERTS_FOR_STATE samples) across restarts; written atomically "
+       "every --rules.alert.for-state-write-interval and on shutdown, read at "
+       "start. Empty keeps it in memory only, so a restart starts pending "
+       "alerts over.",
+       false,
+       [](Flags* f, std::string_view v) -> absl::Status {
+         f->for_state_file = std::string(v);
+         return absl::OkStatus();
+       }},
+      {"rules.alert.for-state-write-interval", "10s",
+       "How often --rules.alert.for-state-file is rewritten while running.",
+       false,
+       DurationSetter("rules.alert.for-state-write-interval",
+                      &Flags::for_state_write_interval)},
       {"grpc.listen-address", "0.0.0.0:9097",
        "Address for the gRPC service (ListRules, ListAlerts, WatchAlerts); "
        "empty turns it off.",
@@ -308,6 +324,8 @@ std::vector<std::pair<std::string, std::string>> FlagValues(const Flags& f) {
       {"query.timeout", dur(f.query_timeout)},
       {"rules.alert.for-grace-period", dur(f.for_grace_period)},
       {"rules.alert.for-outage-tolerance", dur(f.for_outage_tolerance)},
+      {"rules.alert.for-state-file", f.for_state_file},
+      {"rules.alert.for-state-write-interval", dur(f.for_state_write_interval)},
       {"rules.alert.resend-delay", dur(f.resend_delay)},
       {"rules.legacy-group-offset-hash", f.legacy_group_hash ? "true" : "false"},
       {"storage.max-memory-bytes", absl::StrCat(f.max_memory_bytes)},

@@ -34,6 +34,10 @@ struct Flags {
   absl::Duration resend_delay = absl::Minutes(1);
   absl::Duration for_outage_tolerance = absl::Hours(1);
   absl::Duration for_grace_period = absl::Minutes(10);
+  // Where the last ALERTS_FOR_STATE samples are kept across restarts; ""
+  // keeps them in memory only (see for_state_file.h).
+  std::string for_state_file;
+  absl::Duration for_state_write_interval = absl::Seconds(10);
   absl::Duration lookback_delta = absl::Minutes(5);
   int64_t query_max_samples = 50000000;
   absl::Duration query_timeout = absl::Minutes(2);

@@ -18,6 +18,7 @@
 #include "rpc/query_api/json_format.h"
 #include "rpc/remote_write/write_handler.h"
 #include "rpc/server/alerting_stack.h"
+#include "rpc/server/for_state_file.h"
 #include "rpc/server/metadata_api.h"
 #include "rpc/server/self_metrics.h"
 #include "storage/base/logfmt.h"
@@ -68,6 +69,8 @@ class Server::Impl {
 
   http::Router BuildRouter();
   void ScrapeLoop();
+  void ForStateLoop();
+  void SaveForStateOnce();
 
   const Flags flags_;
   const Config config_;
@@ -85,6 +88,7 @@ class Server::Impl {
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread scrape_thread_;
+  std::thread for_state_thread_;
 };
 
 http::Router Server::Impl::BuildRouter() {
@@ -188,6 +192,21 @@ absl::Status Server::Impl::Start() {
                                      absl::Minutes(1));
   head_->StartBackgroundRetention(period);
   scrape_thread_ = std::thread([this] { ScrapeLoop(); });
+  if (!flags_.for_state_file.empty()) {
+    // Before the groups start, so their restore step sees the samples. A
+    // bad file must not keep vigil from serving: pending alerts start over.
+    absl::StatusOr<size_t> loaded =
+        LoadForState(flags_.for_state_file, head_.get());
+    if (loaded.ok()) {
+      log::Info("Loaded alert for-state",
+                {{"file", flags_.for_state_file},
+                 {"series", static_cast<int64_t>(*loaded)}});
+    } else {
+      log::Error("Ignoring unreadable alert for-state file",
+                 {{"file", flags_.for_state_file}, {"err", loaded.status()}});
+    }
+    for_state_thread_ = std::thread([this] { ForStateLoop(); });
+  }
   st = alerting_->Start();
   if (!st.ok()) {
     return absl::InvalidArgumentError(
@@ -232,6 +251,28 @@ void Server::Impl::ScrapeLoop() {
   }
 }
 
+void Server::Impl::ForStateLoop() {
+  absl::MutexLock lock(&mu_);
+  for (;;) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                         flags_.for_state_write_interval);
+    if (stopping_) return;
+    mu_.Unlock();
+    SaveForStateOnce();
+    mu_.Lock();
+  }
+}
+
+void Server::Impl::SaveForStateOnce() {
+  absl::StatusOr<size_t> saved =
+      SaveForState(*head_, clock_->NowMillis(), flags_.for_outage_tolerance,
+                   flags_.for_state_file);
+  if (!saved.ok()) {
+    log::Warn("Saving alert for-state failed",
+              {{"file", flags_.for_state_file}, {"err", saved.status()}});
+  }
+}
+
 void Server::Impl::SelfScrapeOnce() {
   const absl::Time start = absl::Now();
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
@@ -267,6 +308,10 @@ void Server::Impl::Stop() {
   if (alerting_) alerting_->Stop();
   if (http_) http_->Stop();
   if (scrape_thread_.joinable()) scrape_thread_.join();
+  if (for_state_thread_.joinable()) {
+    for_state_thread_.join();
+    SaveForStateOnce();  // the state of the last evaluations
+  }
   head_->Stop();
 }
 
