@@ -37,11 +37,13 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 DEFAULT_LOADGEN = [
     os.path.expanduser(
         "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/bench/loadgen/loadgen"),
+    os.path.join(ROOT, ".bazel/bin/bench/loadgen/loadgen"),
     os.path.join(ROOT, "bazel-bin/bench/loadgen/loadgen"),
 ]
 DEFAULT_VIGIL = [
     os.path.expanduser(
         "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/rpc/server/vigil"),
+    os.path.join(ROOT, ".bazel/bin/rpc/server/vigil"),
     os.path.join(ROOT, "bazel-bin/rpc/server/vigil"),
 ]
 
