@@ -2,6 +2,7 @@
 real Prometheus / Alertmanager / vigil processes on loopback, HTTP calls with
 bounded retries."""
 
+import calendar
 import json
 import os
 import shutil
@@ -127,6 +128,39 @@ def start_vigil(procs, vigil_bin, config_text, name="vigil", extra=()):
     base = "http://127.0.0.1:%d" % port
     wait_ready(base + "/-/ready", procs, name)
     return base
+
+
+def wait_for(what, fn, timeout_s, step=None):
+    """Polls fn() until it returns a true value and returns that value; runs
+    step() between polls (default: sleep 0.1 s). Exits failing the test when
+    timeout_s passes first."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        got = fn()
+        if got:
+            return got
+        if step is None:
+            time.sleep(0.1)
+        else:
+            step()
+    sys.exit("FAIL: timed out after %ds waiting for %s" % (timeout_s, what))
+
+
+def parse_time(rfc3339):
+    """Seconds since the epoch of an RFC 3339 UTC time ("...Z"), to the
+    fraction given."""
+    whole, _, frac = rfc3339.replace("Z", "").partition(".")
+    return (calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) +
+            (float("0." + frac) if frac else 0.0))
+
+
+def rw_send(procs, rw_send_bin, urls, data_path, name="vigil"):
+    """Remote-writes the samples of data_path (write_jsonl) to every URL
+    with the rw_send tool; exits with `name`'s log if that fails."""
+    rc = os.spawnv(os.P_WAIT, rw_send_bin,
+                   [rw_send_bin] + ["--url=" + url for url in urls] + [data_path])
+    if rc != 0:
+        sys.exit("rw_send failed (%d)\n%s log:\n%s" % (rc, name, procs.log(name)))
 
 
 def write_jsonl(path, series):

@@ -18,7 +18,6 @@ counts; the outage itself does not).
 usage: for_state_restart_test.py VIGIL_BIN RW_SEND_BIN
 """
 
-import calendar
 import json
 import os
 import signal
@@ -40,31 +39,14 @@ groups:
 """ % FOR_S
 
 
-def parse_time(s):
-    s = s.replace("Z", "")
-    whole, _, frac = s.partition(".")
-    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) + \
-        (float("0." + frac) if frac else 0.0)
-
-
 def slow_alert(base):
     status, body = u.http_get(base + "/api/v1/alerts")
     if status != 200:
         return None
     for a in json.loads(body)["data"]["alerts"]:
         if a["labels"].get("alertname") == "Slow":
-            return a["state"], parse_time(a["activeAt"])
+            return a["state"], u.parse_time(a["activeAt"])
     return None
-
-
-def wait_for(what, fn, timeout_s):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.1)
-    sys.exit("timed out after %ds waiting for %s" % (timeout_s, what))
 
 
 def main():
@@ -87,14 +69,12 @@ def main():
 
         def start(name):
             base = u.start_vigil(procs, vigil_bin, config, name=name, extra=flags)
-            rc = os.spawnv(os.P_WAIT, rw_send, [rw_send, "--url=" + base + "/api/v1/write", data])
-            if rc != 0:
-                sys.exit("rw_send to %s failed (%d)\n%s" % (name, rc, procs.log(name)))
+            u.rw_send(procs, rw_send, [base + "/api/v1/write"], data, name=name)
             return base
 
         # 1. Pending in #1, then a clean stop.
         v1 = start("vigil1")
-        state1, active1 = wait_for("Slow pending in vigil1", lambda: slow_alert(v1), 15)
+        state1, active1 = u.wait_for("Slow pending in vigil1", lambda: slow_alert(v1), 15)
         if state1 != "pending":
             sys.exit("vigil1: Slow is %s, want pending" % state1)
         time.sleep(8)
@@ -112,7 +92,7 @@ def main():
         # The restore runs after the group's second evaluation (1s interval);
         # until then the alert shows as new, as in Prometheus.
         time.sleep(3)
-        state2, active2 = wait_for("Slow in vigil2", lambda: slow_alert(v2), 15)
+        state2, active2 = u.wait_for("Slow in vigil2", lambda: slow_alert(v2), 15)
         pending_before = started2 - active2
         print("vigil2: started %.3f, Slow %s since %.3f (%.1fs of pending carried over)" %
               (started2, state2, active2, pending_before))
@@ -120,7 +100,7 @@ def main():
             sys.exit("vigil2 reset the pending alert: activeAt %.3f is only %.1fs "
                      "before its start (want >= 4s of the 8s carried over)\n%s" %
                      (active2, pending_before, procs.log("vigil2")))
-        fired = wait_for("Slow firing in vigil2",
+        fired = u.wait_for("Slow firing in vigil2",
                          lambda: (slow_alert(v2) or ("", 0))[0] == "firing" and time.time(),
                          FOR_S + 10)
         late = fired - (active2 + FOR_S)
@@ -137,13 +117,13 @@ def main():
         started3 = time.time()
         v3 = start("vigil3")
         time.sleep(3)
-        state3, active3 = wait_for("Slow in vigil3", lambda: slow_alert(v3), 15)
+        state3, active3 = u.wait_for("Slow in vigil3", lambda: slow_alert(v3), 15)
         print("vigil3: Slow %s since %.3f (%.1fs before its start)" %
               (state3, active3, started3 - active3))
         if started3 - active3 < FOR_S:
             sys.exit("vigil3 did not restore the firing alert's for state: "
                      "activeAt only %.1fs before its start" % (started3 - active3))
-        wait_for("Slow firing in vigil3",
+        u.wait_for("Slow firing in vigil3",
                  lambda: (slow_alert(v3) or ("", 0))[0] == "firing", 10)
         procs.stop("vigil3")
 

@@ -99,20 +99,14 @@ def feed(vigils, value, seconds):
 
 def wait_for(what, fn, timeout_s, vigils, feed_value):
     """Keeps feeding samples while polling fn() until it returns a true value."""
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        feed(vigils, feed_value, 0.5)
-    sys.exit("FAIL: timed out after %ds waiting for %s" % (timeout_s, what))
+    return u.wait_for(what, fn, timeout_s, step=lambda: feed(vigils, feed_value, 0.5))
 
 
 def main():
     vigil_bin = sys.argv[1]
     if not os.path.exists(AM_BIN):
-        print("SKIP: %s not installed (apt-get install prometheus-alertmanager)" % AM_BIN)
-        return
+        sys.exit("FAIL: %s not installed (tools/install_deps.sh installs "
+                 "prometheus-alertmanager)" % AM_BIN)
     with u.Procs() as procs:
         run(procs, vigil_bin)
 

@@ -120,8 +120,8 @@ def wait_am_count(vigil, base, want, timeout_s, what):
 def main():
     vigil_bin = sys.argv[1]
     if not os.path.exists(am.AM_BIN):
-        print("SKIP: %s not installed" % am.AM_BIN)
-        return
+        sys.exit("FAIL: %s not installed (tools/install_deps.sh installs "
+                 "prometheus-alertmanager)" % am.AM_BIN)
     with u.Procs() as procs:
         run(procs, vigil_bin)
 

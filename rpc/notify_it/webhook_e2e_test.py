@@ -97,16 +97,6 @@ def check_payload(p, status, active_at):
         sys.exit("FAIL: resolved endsAt %s before startsAt %s" % (a["endsAt"], a["startsAt"]))
 
 
-def wait(fn, timeout_s, vigil, value, what):
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        got = fn()
-        if got:
-            return got
-        am.feed([vigil], value, 0.5)
-    sys.exit("FAIL: timed out waiting for %s" % what)
-
-
 def run(procs, vigil_bin):
     hook = Hook()
     rules = os.path.join(procs.tmp, "rules.yml")
@@ -125,7 +115,7 @@ alerting:
 """ % (rules, hook.port)
     vigil = u.start_vigil(procs, vigil_bin, cfg, extra=["--web.external-url=" + EXTERNAL_URL])
     try:
-        fired = wait(lambda: hook.ok_payloads("firing"), 30, vigil, 20, "a delivered firing payload")
+        fired = am.wait_for("a delivered firing payload", lambda: hook.ok_payloads("firing"), 30, [vigil], 20)
         active_at = am.vigil_active_at(vigil)
         check_payload(fired[0], "firing", active_at)
         with hook.lock:
@@ -141,7 +131,7 @@ alerting:
             sys.exit("FAIL: retries did not resend the same payload")
         print("firing: %d failed attempts retried after %s s; payload checked" %
               (FAILURES, ["%.2f" % g for g in gaps]))
-        resolved = wait(lambda: hook.ok_payloads("resolved"), 30, vigil, 0, "a resolved payload")
+        resolved = am.wait_for("a resolved payload", lambda: hook.ok_payloads("resolved"), 30, [vigil], 0)
         check_payload(resolved[0], "resolved", active_at)
         _, m = u.http_get(vigil + "/metrics")
         if "vigil_webhook_notifications_retries_total" not in m:
