@@ -33,7 +33,7 @@ class PreparedQuery::Cache final : public eval::SelectCache {
   absl::StatusOr<std::shared_ptr<const std::vector<storage::SeriesHandle>>>
   Select(const parser::VectorSelector& vs,
          const storage::Queryable& q) override {
-    const uint64_t gen = q.IndexGeneration();
+    const uint64_t gen = q.SelectGeneration(vs.matchers);
     {
       absl::MutexLock lock(&mu_);
       auto it = entries_.find(&vs);

@@ -134,6 +134,11 @@ struct Head::PostingsIndex {
   absl::flat_hash_map<uint32_t, absl::flat_hash_map<uint32_t, PostingsList>>
       by_name ABSL_GUARDED_BY(mu);
   PostingsList all ABSL_GUARDED_BY(mu);
+  // Per metric name: the global generation at the last creation or drop of
+  // a series with that name (0: never seen). Values come from the global
+  // counter, so they only grow; entries stay when a name's series are all
+  // dropped (one small entry per distinct name ever seen).
+  absl::flat_hash_map<std::string, uint64_t> name_generation ABSL_GUARDED_BY(mu);
   uint64_t next_seq ABSL_GUARDED_BY(mu) = 1;
 };
 
@@ -196,6 +201,13 @@ Head::Series* Head::CreateLocked(Shard& shard, uint64_t hash,
       index_->by_name[syms[2 * i]][syms[2 * i + 1]].push_back(s->ref);
     }
     index_->all.push_back(s->ref);
+    const uint64_t gen =
+        generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    const std::string_view name = labels.MetricName();
+    if (!name.empty()) {
+      auto [nit, fresh] = index_->name_generation.try_emplace(std::string(name), gen);
+      if (!fresh) nit->second = gen;
+    }
   }
   Series* raw = s.get();
   auto [it, inserted] = shard.by_hash.try_emplace(hash, raw);
@@ -205,7 +217,6 @@ Head::Series* Head::CreateLocked(Shard& shard, uint64_t hash,
   }
   shard.by_ref.emplace(raw->ref, std::move(s));
   num_series_.fetch_add(1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
   return raw;
 }
 
@@ -617,6 +628,19 @@ absl::StatusOr<std::vector<SeriesRef>> Head::MatchingRefs(
   return result;
 }
 
+uint64_t Head::SelectGeneration(absl::Span<const Matcher> matchers) const {
+  for (const Matcher& m : matchers) {
+    if (m.type() != MatchType::kEqual || m.name() != kMetricNameLabel ||
+        m.value().empty()) {
+      continue;
+    }
+    absl::ReaderMutexLock lock(&index_->mu);
+    auto it = index_->name_generation.find(std::string(m.value()));
+    return it == index_->name_generation.end() ? 0 : it->second;
+  }
+  return IndexGeneration();
+}
+
 std::vector<SeriesRef> Head::AllRefs() const {
   absl::ReaderMutexLock lock(&index_->mu);
   return index_->all;
@@ -853,7 +877,15 @@ void Head::Truncate(int64_t min_time_ms) {
   std::sort(dropped.begin(), dropped.end());
   {
     absl::MutexLock lock(&index_->mu);
+    const uint64_t gen =
+        generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    const uint32_t name_sym = symbols_.Find(kMetricNameLabel);
     for (auto& [pair, refs] : dropped_pairs) {
+      if (static_cast<uint32_t>(pair >> 32) == name_sym) {
+        const std::string name(symbols_.Get(static_cast<uint32_t>(pair)));
+        auto nit = index_->name_generation.find(name);
+        if (nit != index_->name_generation.end()) nit->second = gen;
+      }
       std::sort(refs.begin(), refs.end());
       const uint32_t name = static_cast<uint32_t>(pair >> 32);
       const uint32_t value = static_cast<uint32_t>(pair);

@@ -97,6 +97,9 @@ class Head final : public Appendable, public Queryable {
   uint64_t IndexGeneration() const override {
     return generation_.load(std::memory_order_acquire);
   }
+  // Per metric name when a matcher is __name__="..."; else IndexGeneration().
+  uint64_t SelectGeneration(
+      absl::Span<const Matcher> matchers) const override;
 
   // Refs of the series matching all `matchers`, sorted by ref, ignoring
   // time. Cheaper than Select (no labels built, no sorting by labels), for

@@ -381,6 +381,36 @@ TEST(Head, TruncateDropsSeriesAndBumpsGeneration) {
   EXPECT_NE(RefOf(head, old_s), old_ref);
 }
 
+TEST(Head, SelectGenerationFollowsOnlyTheSelectedName) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const std::vector<Matcher> up = {M(MatchType::kEqual, "__name__", "up")};
+  const std::vector<Matcher> by_job = {M(MatchType::kEqual, "job", "a")};
+  EXPECT_EQ(head.SelectGeneration(up), 0u);  // never seen
+  AppendOne(head, L({{"__name__", "up"}, {"job", "a"}}), {{1000, 1}});
+  const uint64_t up_gen = head.SelectGeneration(up);
+  EXPECT_GT(up_gen, 0u);
+  // Series of other names (ALERTS written by rules) leave it alone, but not
+  // the global generation, which selectors without a name equality use.
+  const uint64_t global = head.SelectGeneration(by_job);
+  AppendOne(head, L({{"__name__", "ALERTS"}, {"job", "a"}}), {{1000, 1}});
+  EXPECT_EQ(head.SelectGeneration(up), up_gen);
+  EXPECT_GT(head.SelectGeneration(by_job), global);
+  // New samples of a known series change nothing.
+  AppendOne(head, L({{"__name__", "up"}, {"job", "a"}}), {{2000, 1}});
+  EXPECT_EQ(head.SelectGeneration(up), up_gen);
+  // A new series of the name does.
+  AppendOne(head, L({{"__name__", "up"}, {"job", "b"}}), {{2000, 1}});
+  const uint64_t up_gen2 = head.SelectGeneration(up);
+  EXPECT_GT(up_gen2, up_gen);
+  // So does dropping them, and coming back after that.
+  head.Truncate(10000);
+  const uint64_t up_gen3 = head.SelectGeneration(up);
+  EXPECT_GT(up_gen3, up_gen2);
+  AppendOne(head, L({{"__name__", "up"}, {"job", "a"}}), {{20000, 1}});
+  EXPECT_GT(head.SelectGeneration(up), up_gen3);
+}
+
 TEST(Head, TruncateRecyclesSymbols) {
   SimulatedClock clock;
   Head head({}, &clock);

@@ -170,6 +170,16 @@ absl::StatusOr<Labels> Labels::FromUnsorted(std::vector<Label> labels) {
   return Labels(std::move(labels));
 }
 
+Labels::Labels(std::vector<Label> labels)
+    : rep_(labels.empty() ? nullptr
+                          : std::make_shared<const std::vector<Label>>(
+                                std::move(labels))) {}
+
+const std::vector<Label>& Labels::Empty() {
+  static const std::vector<Label>* const kEmpty = new std::vector<Label>();
+  return *kEmpty;
+}
+
 Labels Labels::FromSorted(std::vector<Label> labels) {
   assert(IsSortedUnique(labels));
   (void)IsSortedUnique;
@@ -179,7 +189,7 @@ Labels Labels::FromSorted(std::vector<Label> labels) {
 std::string_view Labels::Get(std::string_view name) const {
   // Label sets are small; a linear scan beats binary search below ~16 pairs
   // and the set is sorted, so we can stop early.
-  for (const Label& l : labels_) {
+  for (const Label& l : vec()) {
     const int c = std::string_view(l.name).compare(name);
     if (c == 0) return l.value;
     if (c > 0) break;
@@ -188,7 +198,7 @@ std::string_view Labels::Get(std::string_view name) const {
 }
 
 bool Labels::Has(std::string_view name) const {
-  for (const Label& l : labels_) {
+  for (const Label& l : vec()) {
     const int c = std::string_view(l.name).compare(name);
     if (c == 0) return true;
     if (c > 0) break;
@@ -198,7 +208,7 @@ bool Labels::Has(std::string_view name) const {
 
 uint64_t Labels::Hash() const {
   Hasher h;
-  for (const Label& l : labels_) {
+  for (const Label& l : vec()) {
     h.Add(l.name);
     h.Add(l.value);
   }
@@ -208,7 +218,7 @@ uint64_t Labels::Hash() const {
 uint64_t Labels::HashFor(absl::Span<const std::string> names,
                          bool include) const {
   Hasher h;
-  for (const Label& l : labels_) {
+  for (const Label& l : vec()) {
     const bool listed =
         std::find(names.begin(), names.end(), l.name) != names.end();
     if (listed == include) {
@@ -226,7 +236,7 @@ std::string Labels::ToString() const {
   if (name_prefix) out.append(metric);
   out.push_back('{');
   bool first = true;
-  for (const Label& l : labels_) {
+  for (const Label& l : vec()) {
     if (name_prefix && l.name == kMetricNameLabel) continue;
     if (!first) out.append(", ");
     first = false;
@@ -241,9 +251,9 @@ std::string Labels::ToString() const {
 bool operator<(const Labels& a, const Labels& b) {
   const size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) {
-    const int c = a.labels_[i].name.compare(b.labels_[i].name);
+    const int c = a[i].name.compare(b[i].name);
     if (c != 0) return c < 0;
-    const int d = a.labels_[i].value.compare(b.labels_[i].value);
+    const int d = a[i].value.compare(b[i].value);
     if (d != 0) return d < 0;
   }
   return a.size() < b.size();

@@ -4,6 +4,7 @@
 #define VIGIL_STORAGE_LABELS_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,10 +25,12 @@ struct Label {
   }
 };
 
-// A sorted label set. Value type; copying copies the strings. The head keeps
-// its own interned form of each series' labels; Labels is what crosses
-// package boundaries (query results, append input). Not thread-safe for
-// mutation (there is none after construction), safe to share read-only.
+// A sorted label set. Value type with immutable, shared contents: copying
+// bumps a reference count instead of copying strings, because the evaluator
+// hands the same series' labels from the select cache to every evaluation of
+// a rule. The head keeps its own interned form of each series' labels;
+// Labels is what crosses package boundaries (query results, append input).
+// Immutable after construction, so safe to share and copy across threads.
 class Labels {
  public:
   Labels() = default;
@@ -45,12 +48,12 @@ class Labels {
   bool Has(std::string_view name) const;
   std::string_view MetricName() const { return Get(kMetricNameLabel); }
 
-  size_t size() const { return labels_.size(); }
-  bool empty() const { return labels_.empty(); }
-  const Label& operator[](size_t i) const { return labels_[i]; }
-  std::vector<Label>::const_iterator begin() const { return labels_.begin(); }
-  std::vector<Label>::const_iterator end() const { return labels_.end(); }
-  absl::Span<const Label> span() const { return labels_; }
+  size_t size() const { return rep_ ? rep_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const Label& operator[](size_t i) const { return (*rep_)[i]; }
+  std::vector<Label>::const_iterator begin() const { return vec().begin(); }
+  std::vector<Label>::const_iterator end() const { return vec().end(); }
+  absl::Span<const Label> span() const { return vec(); }
 
   // A stable 64-bit hash of all names and values (same input, same hash,
   // across processes).
@@ -66,13 +69,16 @@ class Labels {
   // Lexicographic order over (name, value) pairs, as Prometheus sorts series.
   friend bool operator<(const Labels& a, const Labels& b);
   friend bool operator==(const Labels& a, const Labels& b) {
-    return a.labels_ == b.labels_;
+    return a.rep_ == b.rep_ || a.vec() == b.vec();
   }
   friend bool operator!=(const Labels& a, const Labels& b) { return !(a == b); }
 
  private:
-  explicit Labels(std::vector<Label> labels) : labels_(std::move(labels)) {}
-  std::vector<Label> labels_;
+  explicit Labels(std::vector<Label> labels);
+  const std::vector<Label>& vec() const { return rep_ ? *rep_ : Empty(); }
+  static const std::vector<Label>& Empty();
+  // Null for the empty set, so default construction allocates nothing.
+  std::shared_ptr<const std::vector<Label>> rep_;
 };
 
 // Builds a Labels by editing a base set: Set/Del then Build(). Cheap to reuse

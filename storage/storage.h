@@ -96,6 +96,15 @@ class Queryable {
   // Changes whenever a series is created or dropped, so callers may cache
   // Select results while it stays the same.
   virtual uint64_t IndexGeneration() const = 0;
+
+  // Changes whenever the set of series `matchers` could select may have
+  // changed. A store may keep it steadier than IndexGeneration() (the head
+  // tracks it per metric name, so writing ALERTS does not invalidate a
+  // cached selector of http_requests_total); never steadier than correct.
+  virtual uint64_t SelectGeneration(absl::Span<const Matcher> matchers) const {
+    (void)matchers;
+    return IndexGeneration();
+  }
 };
 
 }  // namespace vigil::storage
