@@ -68,8 +68,17 @@ absl::StatusOr<std::unique_ptr<AlertingStack>> AlertingStack::Create(
   eopts.default_subquery_step_ms =
       absl::ToInt64Milliseconds(config.evaluation_interval);
   s->promql_engine_ = promql::Engine(eopts);
+  // The cache relies on in-order appends (see window_cache.h).
+  const storage::Queryable* rules_read = head;
+  if (flags.rules_window_cache_bytes > 0 &&
+      flags.out_of_order_window == absl::ZeroDuration()) {
+    promql::WindowCacheOptions wopts;
+    wopts.max_bytes = flags.rules_window_cache_bytes;
+    s->window_cache_ = std::make_unique<promql::WindowCache>(head, wopts);
+    rules_read = s->window_cache_.get();
+  }
   s->rule_query_engine_ = std::make_unique<engine::PromqlRuleQueryEngine>(
-      &s->promql_engine_, head);
+      &s->promql_engine_, rules_read);
 
   absl::StatusOr<notifier::AlertingConfig> alerting =
       notifier::ParseAlertingConfigYaml(config.alerting_yaml);
@@ -155,6 +164,9 @@ absl::Status AlertingStack::Start() {
   absl::Status st = manager_->Update(rule_patterns_);
   if (!st.ok()) return st;
   manager_->Run();
+  // Entries unread for two to three periods go: longer than any sensible
+  // evaluation interval.
+  if (window_cache_ != nullptr) window_cache_->StartBackgroundSweep(absl::Minutes(5));
   if (!grpc_address_.empty()) {
     absl::StatusOr<std::unique_ptr<rpc::GrpcServer>> server =
         rpc::GrpcServer::Start(grpc_address_, {grpc_service_.get()});
@@ -180,6 +192,7 @@ void AlertingStack::Stop() {
     stopped_ = true;
   }
   manager_->Stop();
+  if (window_cache_ != nullptr) window_cache_->Stop();
   watch_hub_.Shutdown();
   if (grpc_server_ != nullptr) grpc_server_->Stop();
   if (grpc_push_ != nullptr) grpc_push_->Stop();

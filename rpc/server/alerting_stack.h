@@ -23,6 +23,7 @@
 #include "rpc/query_api/query_handler.h"
 #include "rpc/query_api/rules_handler.h"
 #include "rpc/server/config.h"
+#include "promql/window_cache.h"
 #include "rpc/server/flags.h"
 #include "storage/base/clock.h"
 #include "storage/head.h"
@@ -79,11 +80,16 @@ class AlertingStack {
   // The gRPC port actually bound (0 when gRPC is off).
   int grpc_port() const;
   const engine::Manager& manager() const { return *manager_; }
+  // What rules read through; null when the cache is off.
+  const promql::WindowCache* window_cache() const {
+    return window_cache_.get();
+  }
 
  private:
   AlertingStack() = default;
 
   promql::Engine promql_engine_;
+  std::unique_ptr<promql::WindowCache> window_cache_;
   std::unique_ptr<engine::PromqlRuleQueryEngine> rule_query_engine_;
   std::unique_ptr<notifier::Notifier> notifier_;
   std::unique_ptr<rpc::GrpcPushSink> grpc_push_;

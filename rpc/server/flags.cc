@@ -152,6 +152,13 @@ const std::vector<FlagDef>& Defs() {
        false,
        DurationSetter("rules.alert.for-state-write-interval",
                       &Flags::for_state_write_interval)},
+      {"rules.window-cache-size", "256MiB",
+       "Memory for the decoded recent samples of the series rules read, so "
+       "that rules reading the same series decode its chunks once per "
+       "scrape instead of once each. 0 turns it off; it is always off when "
+       "--storage.out-of-order-window is set.",
+       false,
+       SizeSetter("rules.window-cache-size", &Flags::rules_window_cache_bytes)},
       {"grpc.listen-address", "0.0.0.0:9097",
        "Address for the gRPC service (ListRules, ListAlerts, WatchAlerts); "
        "empty turns it off.",
@@ -326,6 +333,7 @@ std::vector<std::pair<std::string, std::string>> FlagValues(const Flags& f) {
       {"rules.alert.for-outage-tolerance", dur(f.for_outage_tolerance)},
       {"rules.alert.for-state-file", f.for_state_file},
       {"rules.alert.for-state-write-interval", dur(f.for_state_write_interval)},
+      {"rules.window-cache-size", absl::StrCat(f.rules_window_cache_bytes)},
       {"rules.alert.resend-delay", dur(f.resend_delay)},
       {"rules.legacy-group-offset-hash", f.legacy_group_hash ? "true" : "false"},
       {"storage.max-memory-bytes", absl::StrCat(f.max_memory_bytes)},

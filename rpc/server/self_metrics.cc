@@ -30,6 +30,14 @@ prometheus::MetricFamily Gauge(std::string name, std::string help, double v) {
   return f;
 }
 
+prometheus::MetricFamily Counter(std::string name, std::string help,
+                                 double v) {
+  prometheus::MetricFamily f = Gauge(std::move(name), std::move(help), 0);
+  f.type = prometheus::MetricType::Counter;
+  f.metric.back().counter.value = v;
+  return f;
+}
+
 std::string ReadAll(const char* path) {
   std::ifstream f(path);
   std::stringstream ss;
@@ -139,6 +147,29 @@ std::vector<prometheus::MetricFamily> HeadMetrics(const storage::HeadStats& s) {
       Gauge("vigil_head_memory_bytes",
             "Approximate memory the in-memory store accounts for.",
             static_cast<double>(s.approx_memory_bytes)),
+  };
+}
+
+std::vector<prometheus::MetricFamily> WindowCacheMetrics(
+    const promql::WindowCacheStats& s) {
+  return {
+      Counter("vigil_rule_window_cache_hits_total",
+              "Rule reads of a series served from its cached window.",
+              static_cast<double>(s.hits)),
+      Counter("vigil_rule_window_cache_misses_total",
+              "Rule reads of a series that decoded its chunks.",
+              static_cast<double>(s.misses)),
+      Counter("vigil_rule_window_cache_evictions_total",
+              "Cached series windows dropped because no rule read them.",
+              static_cast<double>(s.evictions)),
+      Counter("vigil_rule_window_cache_over_budget_total",
+              "Reads not cached because --rules.window-cache-size was full.",
+              static_cast<double>(s.over_budget)),
+      Gauge("vigil_rule_window_cache_entries", "Series with a cached window.",
+            static_cast<double>(s.entries)),
+      Gauge("vigil_rule_window_cache_bytes",
+            "Memory of the cached series windows.",
+            static_cast<double>(s.bytes)),
   };
 }
 

@@ -11,6 +11,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include "promql/window_cache.h"
 #include "storage/head.h"
 #include "storage/labels.h"
 #include "storage/storage.h"
@@ -33,6 +34,11 @@ std::vector<prometheus::MetricFamily> ProcessMetrics();
 // vigil_head_series, _chunks, _chunk_bytes, _samples, _label_bytes,
 // vigil_head_memory_bytes.
 std::vector<prometheus::MetricFamily> HeadMetrics(const storage::HeadStats& s);
+
+// vigil_rule_window_cache_{hits,misses,evictions,over_budget}_total and
+// _entries, _bytes.
+std::vector<prometheus::MetricFamily> WindowCacheMetrics(
+    const promql::WindowCacheStats& s);
 
 // vigil_build_info{version,revision,branch,compiler} 1.
 prometheus::MetricFamily BuildInfoMetric();

@@ -278,6 +278,11 @@ void Server::Impl::SelfScrapeOnce() {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
+  if (alerting_ != nullptr && alerting_->window_cache() != nullptr) {
+    for (auto& f : WindowCacheMetrics(alerting_->window_cache()->Stats())) {
+      families.push_back(std::move(f));
+    }
+  }
   families.push_back(BuildInfoMetric());
   const int64_t t_ms = clock_->NowMillis();
   SelfScrape scrape(families, target_, t_ms);
@@ -294,6 +299,11 @@ std::string Server::Impl::MetricsText() {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
+  if (alerting_ != nullptr && alerting_->window_cache() != nullptr) {
+    for (auto& f : WindowCacheMetrics(alerting_->window_cache()->Stats())) {
+      families.push_back(std::move(f));
+    }
+  }
   families.push_back(BuildInfoMetric());
   return SerializeText(families);
 }

@@ -1,0 +1,135 @@
+// WindowCache: a Queryable in front of a store that keeps, per series, the
+// decoded samples of the recent window rules read, so that the many rules
+// reading the same series in one evaluation interval decode its chunk once
+// instead of once each.
+//
+// Why it is exact: the store appends each series' samples in time order (no
+// out-of-order window), so a sample not yet in the store when the cache last
+// read a series has a newer timestamp than every sample the cache holds for
+// it. A read therefore asks the store only for samples newer than the newest
+// one cached (cheap when there are none: no chunk is decoded) and serves the
+// rest from memory. Reads reaching further back than what is cached go to the
+// store whole and refill the entry. Do not put it in front of a store that
+// accepts out-of-order samples.
+//
+// Memory: each entry keeps its samples from (newest - span - margin) on,
+// where span is the longest window read from it; entries are created only
+// while the total stays under max_bytes, and Sweep() drops entries not read
+// since the sweep before the previous one (StartBackgroundSweep calls it on
+// a timer).
+//
+// Thread-safe: entries live in shards, each behind its own mutex (held
+// across the store read that refreshes an entry, so one series is decoded
+// once even when several rules read it at the same moment).
+#ifndef VIGIL_PROMQL_WINDOW_CACHE_H_
+#define VIGIL_PROMQL_WINDOW_CACHE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/storage.h"
+
+namespace vigil::promql {
+
+struct WindowCacheOptions {
+  // Budget for cached samples and entry overhead; 0 caches nothing.
+  int64_t max_bytes = int64_t{256} << 20;
+  // Power of two.
+  int num_shards = 64;
+  // Samples kept before (newest - span), so that a group evaluating a little
+  // earlier than another still finds its window cached.
+  int64_t margin_ms = 60000;
+};
+
+struct WindowCacheStats {
+  int64_t hits = 0;         // served from memory (plus newer samples)
+  int64_t misses = 0;       // read whole from the store
+  int64_t entries = 0;
+  int64_t bytes = 0;
+  int64_t evictions = 0;    // entries dropped by sweeps
+  int64_t over_budget = 0;  // reads not cached because of max_bytes
+};
+
+// Borrows `base`, which must outlive it.
+class WindowCache final : public storage::Queryable {
+ public:
+  WindowCache(const storage::Queryable* base, WindowCacheOptions options);
+  ~WindowCache() override;
+  WindowCache(const WindowCache&) = delete;
+  WindowCache& operator=(const WindowCache&) = delete;
+
+  // The same samples base->ReadSamples would return.
+  size_t ReadSamples(storage::SeriesRef ref, int64_t mint, int64_t maxt,
+                     std::vector<int64_t>* ts,
+                     std::vector<double>* vs) const override;
+
+  // Everything else is the store's.
+  absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
+      absl::Span<const storage::Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_->Select(matchers, mint, maxt);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const storage::Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_->LabelNames(matchers, mint, maxt);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, absl::Span<const storage::Matcher> matchers,
+      int64_t mint, int64_t maxt) const override {
+    return base_->LabelValues(name, matchers, mint, maxt);
+  }
+  uint64_t IndexGeneration() const override {
+    return base_->IndexGeneration();
+  }
+  uint64_t SelectGeneration(
+      absl::Span<const storage::Matcher> matchers) const override {
+    return base_->SelectGeneration(matchers);
+  }
+
+  WindowCacheStats Stats() const;
+
+  // Drops the entries not read since the call before the previous one.
+  void Sweep();
+  // Calls Sweep() every `period` on a thread of its own until Stop() or the
+  // destructor. Not to be called concurrently with itself or Stop().
+  void StartBackgroundSweep(absl::Duration period);
+  void Stop();
+
+ private:
+  struct Entry;
+  struct Shard;
+
+  Shard& ShardOf(storage::SeriesRef ref) const;
+  // Appends e's samples in [mint, maxt] to ts/vs.
+  static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
+                        std::vector<int64_t>* ts, std::vector<double>* vs);
+  void Trim(Entry& e) const;
+  // Re-counts e's bytes into bytes_.
+  void Account(Entry& e) const;
+  static int64_t EntryBytes(const Entry& e);
+
+  const storage::Queryable* const base_;
+  const WindowCacheOptions options_;
+  const uint32_t shard_mask_;
+  std::unique_ptr<Shard[]> shards_;
+  mutable std::atomic<int64_t> bytes_{0};
+  // Stamped on entries when read; Sweep() moves it on.
+  std::atomic<uint32_t> epoch_{2};
+
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweep_thread_;
+};
+
+}  // namespace vigil::promql
+
+#endif  // VIGIL_PROMQL_WINDOW_CACHE_H_

@@ -1,0 +1,219 @@
+#include "promql/window_cache.h"
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "promql/engine.h"
+#include "storage/base/clock.h"
+#include "storage/base/status_matchers.h"
+#include "storage/head.h"
+#include "storage/sample.h"
+
+namespace vigil::promql {
+namespace {
+
+using storage::Head;
+using storage::Labels;
+using storage::SeriesRef;
+
+struct Read {
+  std::vector<int64_t> t;
+  std::vector<double> v;
+};
+
+Read ReadFrom(const storage::Queryable& q, SeriesRef ref, int64_t mint,
+              int64_t maxt) {
+  Read r;
+  // Something already in the output buffers: reads append, never replace.
+  r.t.push_back(-1);
+  r.v.push_back(-1);
+  const size_t n = q.ReadSamples(ref, mint, maxt, &r.t, &r.v);
+  EXPECT_EQ(n + 1, r.t.size());
+  return r;
+}
+
+// Bit-exact, so NaNs and stale markers compare too.
+void ExpectSame(const Read& want, const Read& got, const std::string& what) {
+  ASSERT_EQ(want.t, got.t) << what;
+  ASSERT_EQ(want.v.size(), got.v.size()) << what;
+  for (size_t i = 0; i < want.v.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint64_t>(want.v[i]),
+              std::bit_cast<uint64_t>(got.v[i]))
+        << what << " at " << i;
+  }
+}
+
+class WindowCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    head_ = std::make_unique<Head>(storage::HeadOptions{}, &clock_);
+  }
+
+  SeriesRef AddSeries(int i) {
+    labels_.push_back(*Labels::FromUnsorted(
+        {{"__name__", "m"}, {"i", absl::StrCat(i)}}));
+    Append(labels_.size() - 1, 0, 0);
+    auto sel = head_->Select(
+        {*storage::Matcher::Create(storage::MatchType::kEqual, "i",
+                                   absl::StrCat(i))},
+        std::numeric_limits<int64_t>::min(),
+        std::numeric_limits<int64_t>::max());
+    EXPECT_THAT(sel, IsOk());
+    return (*sel)[0].ref;
+  }
+
+  void Append(size_t series, int64_t t, double v) {
+    storage::Sample s{t, v};
+    storage::SeriesSamples batch{&labels_[series], absl::MakeConstSpan(&s, 1)};
+    ASSERT_THAT(head_->Append(absl::MakeConstSpan(&batch, 1)), IsOk());
+  }
+
+  SimulatedClock clock_;
+  std::unique_ptr<Head> head_;
+  std::vector<Labels> labels_;
+};
+
+TEST_F(WindowCacheTest, SameSamplesAsTheStoreUnderInterleavedAppends) {
+  WindowCache cache(head_.get(), WindowCacheOptions{});
+  std::mt19937_64 rng(7);
+  constexpr int kSeries = 20;
+  std::vector<SeriesRef> refs;
+  std::vector<int64_t> newest(kSeries, 0);
+  for (int i = 0; i < kSeries; ++i) refs.push_back(AddSeries(i));
+  const double stale = storage::StaleNaN();
+  int64_t now = 0;
+  int reads = 0;
+  for (int step = 0; step < 3000; ++step) {
+    now += 1000;
+    // Each series gets a sample with some probability, with jitter, and
+    // now and then a stale marker or NaN: late and irregular like scrapes.
+    for (int i = 0; i < kSeries; ++i) {
+      if (rng() % 4 != 0) continue;
+      const int64_t t = now - static_cast<int64_t>(rng() % 900);
+      if (t <= newest[i]) continue;
+      const uint64_t kind = rng() % 50;
+      const double v = kind == 0   ? stale
+                       : kind == 1 ? std::nan("")
+                                   : static_cast<double>(rng() % 1000) / 4;
+      Append(i, t, v);
+      newest[i] = t;
+    }
+    // Windows of rules evaluating at slightly different times, some
+    // reaching far back (misses), some ahead of the newest sample.
+    for (int k = 0; k < 3; ++k) {
+      const int i = static_cast<int>(rng() % kSeries);
+      const int64_t ranges[] = {5000, 30000, 60000, 300000};
+      const int64_t range = ranges[rng() % 4];
+      const int64_t maxt = now - static_cast<int64_t>(rng() % 20000) +
+                           static_cast<int64_t>(rng() % 3000);
+      const int64_t mint = maxt - range + 1;
+      ExpectSame(ReadFrom(*head_, refs[i], mint, maxt),
+                 ReadFrom(cache, refs[i], mint, maxt),
+                 absl::StrCat("step ", step, " series ", i, " [", mint, ",",
+                              maxt, "]"));
+      ++reads;
+    }
+  }
+  const WindowCacheStats st = cache.Stats();
+  EXPECT_EQ(st.hits + st.misses, reads);
+  // Most reads are served from memory; the rest prove the miss path.
+  EXPECT_GT(st.hits, reads / 2);
+  EXPECT_GT(st.misses, 0);
+  EXPECT_GT(st.bytes, 0);
+}
+
+TEST_F(WindowCacheTest, KeepsOnlyTheWindowAndDropsUnreadEntries) {
+  WindowCache cache(head_.get(), WindowCacheOptions{});
+  const SeriesRef hot = AddSeries(0);
+  const SeriesRef cold = AddSeries(1);
+  for (int64_t t = 1000; t <= 3600 * 1000; t += 1000) {
+    Append(0, t, static_cast<double>(t));
+    Append(1, t, static_cast<double>(t));
+  }
+  ReadFrom(cache, cold, 3000 * 1000, 3600 * 1000);
+  // An hour of 1 s samples, read with a 10 s window: the entry holds the
+  // window plus the margin, not the hour.
+  for (int64_t maxt = 3500 * 1000; maxt <= 3600 * 1000; maxt += 1000) {
+    ExpectSame(ReadFrom(*head_, hot, maxt - 9999, maxt),
+               ReadFrom(cache, hot, maxt - 9999, maxt), "hot");
+  }
+  const int64_t kept = cache.Stats().bytes;
+  // The cold entry still holds its 600 s window; the hot one about 70 s.
+  EXPECT_LT(kept, (600 + 200) * 16 + 1024);
+  // An entry unread since the sweep before the previous one goes.
+  cache.Sweep();
+  EXPECT_EQ(cache.Stats().entries, 2);
+  ReadFrom(cache, hot, 3590 * 1000, 3600 * 1000);
+  cache.Sweep();
+  EXPECT_EQ(cache.Stats().entries, 2);
+  ReadFrom(cache, hot, 3590 * 1000, 3600 * 1000);
+  cache.Sweep();
+  const WindowCacheStats st = cache.Stats();
+  EXPECT_EQ(st.entries, 1);
+  EXPECT_GE(st.evictions, 1);
+  EXPECT_LT(st.bytes, kept);
+  // A dropped entry is simply read again.
+  ExpectSame(ReadFrom(*head_, cold, 3000 * 1000, 3600 * 1000),
+             ReadFrom(cache, cold, 3000 * 1000, 3600 * 1000), "cold");
+}
+
+TEST_F(WindowCacheTest, BudgetLimitsWhatIsCachedNotWhatIsRead) {
+  WindowCacheOptions opts;
+  opts.max_bytes = 2000;  // room for a few of the ten entries
+  WindowCache cache(head_.get(), opts);
+  std::vector<SeriesRef> refs;
+  for (int i = 0; i < 10; ++i) refs.push_back(AddSeries(i));
+  for (int64_t t = 1000; t <= 60000; t += 1000) {
+    for (int i = 0; i < 10; ++i) Append(i, t, static_cast<double>(i * t));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      ExpectSame(ReadFrom(*head_, refs[i], 30001, 60000),
+                 ReadFrom(cache, refs[i], 30001, 60000), "budget");
+    }
+  }
+  const WindowCacheStats st = cache.Stats();
+  // Each entry holds 30 samples (480 bytes) and its overhead.
+  EXPECT_GE(st.entries, 1);
+  EXPECT_LE(st.entries, 4);
+  EXPECT_GT(st.over_budget, 0);
+  EXPECT_LE(st.bytes, opts.max_bytes + 1000);
+
+  WindowCacheOptions off;
+  off.max_bytes = 0;
+  WindowCache disabled(head_.get(), off);
+  ExpectSame(ReadFrom(*head_, refs[3], 1, 60000),
+             ReadFrom(disabled, refs[3], 1, 60000), "disabled");
+  EXPECT_EQ(disabled.Stats().entries, 0);
+}
+
+TEST_F(WindowCacheTest, QueriesThroughTheCacheMatchTheStore) {
+  for (int i = 0; i < 3; ++i) AddSeries(i);
+  Engine engine;
+  WindowCache cache(head_.get(), WindowCacheOptions{});
+  auto q = engine.Prepare("sum(rate(m[1m])) + count(m)");
+  ASSERT_THAT(q, IsOk());
+  for (int64_t t = 15000; t <= 900000; t += 15000) {
+    for (int i = 0; i < 3; ++i) Append(i, t, static_cast<double>(t * (i + 1)));
+    auto want = (*q)->EvalInstant(*head_, t);
+    auto got = (*q)->EvalInstant(cache, t);
+    ASSERT_THAT(want, IsOk());
+    ASSERT_THAT(got, IsOk());
+    const auto& wv = std::get<Vector>(want->value);
+    const auto& gv = std::get<Vector>(got->value);
+    ASSERT_EQ(wv.size(), 1u);
+    ASSERT_EQ(gv.size(), 1u);
+    EXPECT_EQ(wv[0].v, gv[0].v) << "t=" << t;
+  }
+  EXPECT_GT(cache.Stats().hits, 100);
+}
+
+}  // namespace
+}  // namespace vigil::promql
