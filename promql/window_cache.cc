@@ -1,34 +1,61 @@
 #include "promql/window_cache.h"
 
+#include "storage/sample.h"
+
 #include <algorithm>
 #include <bit>
+#include <new>
 
 namespace vigil::promql {
 
+// One allocation per series: this header, then `cap` samples, so that a
+// read touches the map slot and one block.
 struct WindowCache::Entry {
-  // Every sample of the series with lo <= t <= last is here, in order.
-  std::vector<int64_t> t;
-  std::vector<double> v;
+  // Every sample of the series with lo <= t <= last is held, in order.
   int64_t lo = 0;
-  int64_t last = 0;  // lo - 1 while nothing is covered
-  int64_t span = 0;  // longest maxt - mint read from this entry
-  int64_t bytes = 0;  // as counted in bytes_
+  int64_t last = 0;   // lo - 1 while nothing is covered
+  int64_t span = 0;   // longest maxt - mint read from this entry
   uint32_t epoch = 0;  // epoch_ at the last read
-};
+  uint32_t n = 0;
+  uint32_t cap = 0;
 
-struct WindowCache::Shard {
-  absl::Mutex mu;
-  absl::flat_hash_map<storage::SeriesRef, Entry> entries ABSL_GUARDED_BY(mu);
-  int64_t hits ABSL_GUARDED_BY(mu) = 0;
-  int64_t misses ABSL_GUARDED_BY(mu) = 0;
-  int64_t evictions ABSL_GUARDED_BY(mu) = 0;
-  int64_t over_budget ABSL_GUARDED_BY(mu) = 0;
+  storage::Sample* samples() { return reinterpret_cast<storage::Sample*>(this + 1); }
+  const storage::Sample* samples() const {
+    return reinterpret_cast<const storage::Sample*>(this + 1);
+  }
+  static int64_t BytesFor(uint32_t cap) {
+    return static_cast<int64_t>(sizeof(Entry) + cap * sizeof(storage::Sample));
+  }
 };
 
 namespace {
 
-// Map slot and bookkeeping per entry, roughly.
-constexpr int64_t kEntryOverhead = sizeof(storage::SeriesRef) + 96;
+struct FreeEntry {
+  void operator()(void* p) const { ::operator delete(p); }
+};
+
+}  // namespace
+
+struct WindowCache::Shard {
+  absl::Mutex mu;
+  absl::flat_hash_map<storage::SeriesRef, Entry*> entries ABSL_GUARDED_BY(mu);
+  // Scratch for store reads, kept to avoid allocating per read.
+  std::vector<int64_t> t ABSL_GUARDED_BY(mu);
+  std::vector<double> v ABSL_GUARDED_BY(mu);
+  int64_t hits ABSL_GUARDED_BY(mu) = 0;
+  int64_t misses ABSL_GUARDED_BY(mu) = 0;
+  int64_t evictions ABSL_GUARDED_BY(mu) = 0;
+  int64_t over_budget ABSL_GUARDED_BY(mu) = 0;
+
+  ~Shard() {
+    for (auto& [ref, e] : entries) FreeEntry()(e);
+  }
+};
+
+namespace {
+
+// Map slot and hash table slack per entry, roughly.
+constexpr int64_t kSlotBytes = 2 * (sizeof(storage::SeriesRef) + sizeof(void*));
 
 }  // namespace
 
@@ -49,47 +76,72 @@ WindowCache::Shard& WindowCache::ShardOf(storage::SeriesRef ref) const {
   return shards_[(h >> 40) & shard_mask_];
 }
 
-int64_t WindowCache::EntryBytes(const Entry& e) {
-  return kEntryOverhead +
-         static_cast<int64_t>(e.t.capacity() * sizeof(int64_t) +
-                              e.v.capacity() * sizeof(double));
+WindowCache::Entry* WindowCache::Resize(Entry* e, uint32_t want) const {
+  if (e != nullptr && e->cap >= want && e->cap <= 2 * want + 8) return e;
+  // A quarter of headroom: a window grows by a sample per scrape and is
+  // trimmed in batches.
+  const uint32_t cap = std::max<uint32_t>(8, (want + want / 4 + 3) & ~3u);
+  void* mem = ::operator new(static_cast<size_t>(Entry::BytesFor(cap)));
+  Entry* fresh = new (mem) Entry();
+  if (e != nullptr) {
+    *fresh = *e;
+    std::copy(e->samples(), e->samples() + e->n, fresh->samples());
+    bytes_.fetch_sub(Entry::BytesFor(e->cap), std::memory_order_relaxed);
+    FreeEntry()(e);
+  }
+  fresh->cap = cap;
+  bytes_.fetch_add(Entry::BytesFor(cap), std::memory_order_relaxed);
+  return fresh;
 }
 
-void WindowCache::Account(Entry& e) const {
-  const int64_t now = EntryBytes(e);
-  if (now != e.bytes) {
-    bytes_.fetch_add(now - e.bytes, std::memory_order_relaxed);
-    e.bytes = now;
-  }
+WindowCache::Entry* WindowCache::Put(Entry* e, const int64_t* t,
+                                     const double* v, size_t n) const {
+  e = Resize(e, e->n + static_cast<uint32_t>(n));
+  storage::Sample* out = e->samples() + e->n;
+  for (size_t i = 0; i < n; ++i) out[i] = storage::Sample{t[i], v[i]};
+  e->n += static_cast<uint32_t>(n);
+  return e;
 }
 
 size_t WindowCache::CopyOut(const Entry& e, int64_t mint, int64_t maxt,
                             std::vector<int64_t>* ts,
                             std::vector<double>* vs) {
-  const auto first = std::lower_bound(e.t.begin(), e.t.end(), mint);
-  const auto end = std::upper_bound(first, e.t.end(), maxt);
-  const size_t from = static_cast<size_t>(first - e.t.begin());
-  const size_t n = static_cast<size_t>(end - first);
-  ts->insert(ts->end(), first, end);
-  vs->insert(vs->end(), e.v.begin() + from, e.v.begin() + from + n);
+  const storage::Sample* begin = e.samples();
+  const storage::Sample* end = begin + e.n;
+  const storage::Sample* first = std::lower_bound(
+      begin, end, mint,
+      [](const storage::Sample& a, int64_t b) { return a.t < b; });
+  const storage::Sample* last = first;
+  while (last != end && last->t <= maxt) ++last;
+  const size_t n = static_cast<size_t>(last - first);
+  const size_t at = ts->size();
+  ts->resize(at + n);
+  vs->resize(at + n);
+  int64_t* out_t = ts->data() + at;
+  double* out_v = vs->data() + at;
+  for (size_t i = 0; i < n; ++i) {
+    out_t[i] = first[i].t;
+    out_v[i] = first[i].v;
+  }
   return n;
 }
 
 void WindowCache::Trim(Entry& e) const {
-  if (e.t.empty()) return;
+  if (e.n == 0) return;
   const int64_t cut = e.last - e.span - options_.margin_ms;
-  if (e.t.front() >= cut) return;
-  const size_t k = static_cast<size_t>(
-      std::lower_bound(e.t.begin(), e.t.end(), cut) - e.t.begin());
-  // Erasing from the front moves what is left; do it in batches.
-  if (k < 8 && k * 4 < e.t.size()) return;
-  e.t.erase(e.t.begin(), e.t.begin() + k);
-  e.v.erase(e.v.begin(), e.v.begin() + k);
+  storage::Sample* s = e.samples();
+  if (s[0].t >= cut) return;
+  const uint32_t k = static_cast<uint32_t>(
+      std::lower_bound(s, s + e.n, cut,
+                       [](const storage::Sample& a, int64_t b) {
+                         return a.t < b;
+                       }) -
+      s);
+  // Moving what is left costs; do it in batches.
+  if (k < 8 && k * 4 < e.n) return;
+  std::copy(s + k, s + e.n, s);
+  e.n -= k;
   e.lo = std::max(e.lo, cut);
-  if (e.t.capacity() > 2 * e.t.size() + 16) {
-    e.t.shrink_to_fit();
-    e.v.shrink_to_fit();
-  }
 }
 
 void WindowCache::Sweep() {
@@ -98,9 +150,11 @@ void WindowCache::Sweep() {
     Shard& sh = shards_[i];
     absl::MutexLock lock(&sh.mu);
     for (auto it = sh.entries.begin(); it != sh.entries.end();) {
-      if (it->second.epoch < keep_from) {
-        bytes_.fetch_sub(it->second.bytes, std::memory_order_relaxed);
+      if (it->second->epoch < keep_from) {
+        bytes_.fetch_sub(Entry::BytesFor(it->second->cap) + kSlotBytes,
+                         std::memory_order_relaxed);
         ++sh.evictions;
+        FreeEntry()(it->second);
         sh.entries.erase(it++);
       } else {
         ++it;
@@ -142,39 +196,50 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
   Shard& sh = ShardOf(ref);
   absl::MutexLock lock(&sh.mu);
   auto it = sh.entries.find(ref);
-  if (it != sh.entries.end() && it->second.lo <= mint) {
-    Entry& e = it->second;
-    // Samples the store got since: all newer than e.last (in-order store).
-    const int64_t from = std::max(e.last + 1, e.lo);
-    e.epoch = epoch_.load(std::memory_order_relaxed);
-    if (maxt - mint > e.span) e.span = maxt - mint;
-    if (from <= maxt && base_->ReadSamples(ref, from, maxt, &e.t, &e.v) > 0) {
-      // Only new samples can push old ones out of the window.
-      e.last = e.t.back();
-      Trim(e);
-      Account(e);
+  if (it != sh.entries.end() && it->second->lo <= mint) {
+    Entry* e = it->second;
+    e->epoch = epoch_.load(std::memory_order_relaxed);
+    if (maxt - mint > e->span) e->span = maxt - mint;
+    // Samples the store got since: all newer than e->last (in-order store).
+    const int64_t from = std::max(e->last + 1, e->lo);
+    if (from <= maxt) {
+      sh.t.clear();
+      sh.v.clear();
+      const size_t n = base_->ReadSamples(ref, from, maxt, &sh.t, &sh.v);
+      if (n > 0) {
+        e->last = sh.t.back();
+        // Only new samples can push old ones out of the window.
+        Trim(*e);
+        e = Put(e, sh.t.data(), sh.v.data(), n);
+        it->second = e;
+      }
     }
     ++sh.hits;
-    return CopyOut(e, mint, maxt, ts, vs);
+    return CopyOut(*e, mint, maxt, ts, vs);
   }
   const size_t start = ts->size();
   const size_t n = base_->ReadSamples(ref, mint, maxt, ts, vs);
   ++sh.misses;
-  const int64_t want = kEntryOverhead + static_cast<int64_t>(
-                                            n * (sizeof(int64_t) + sizeof(double)));
-  if (it == sh.entries.end() &&
-      bytes_.load(std::memory_order_relaxed) + want > options_.max_bytes) {
-    ++sh.over_budget;
-    return n;
+  Entry* e = it != sh.entries.end() ? it->second : nullptr;
+  if (e == nullptr) {
+    if (bytes_.load(std::memory_order_relaxed) + kSlotBytes +
+            Entry::BytesFor(static_cast<uint32_t>(n)) >
+        options_.max_bytes) {
+      ++sh.over_budget;
+      return n;
+    }
+    bytes_.fetch_add(kSlotBytes, std::memory_order_relaxed);
+  } else {
+    e->n = 0;
   }
-  Entry& e = it != sh.entries.end() ? it->second : sh.entries[ref];
-  e.t.assign(ts->begin() + static_cast<std::ptrdiff_t>(start), ts->end());
-  e.v.assign(vs->begin() + static_cast<std::ptrdiff_t>(start), vs->end());
-  e.lo = mint;
-  e.last = n > 0 ? e.t.back() : mint - 1;
-  e.span = std::max(e.span, maxt - mint);
-  e.epoch = epoch_.load(std::memory_order_relaxed);
-  Account(e);
+  e = Resize(e, static_cast<uint32_t>(n));
+  e->n = 0;
+  e = Put(e, ts->data() + start, vs->data() + start, n);
+  e->lo = mint;
+  e->last = n > 0 ? ts->back() : mint - 1;
+  e->span = std::max(e->span, maxt - mint);
+  e->epoch = epoch_.load(std::memory_order_relaxed);
+  sh.entries[ref] = e;
   return n;
 }
 

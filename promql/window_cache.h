@@ -113,9 +113,11 @@ class WindowCache final : public storage::Queryable {
   static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
                         std::vector<int64_t>* ts, std::vector<double>* vs);
   void Trim(Entry& e) const;
-  // Re-counts e's bytes into bytes_.
-  void Account(Entry& e) const;
-  static int64_t EntryBytes(const Entry& e);
+  // Returns `e` (null: a new entry) or a replacement with room for `want`
+  // samples, keeping bytes_ up to date.
+  Entry* Resize(Entry* e, uint32_t want) const;
+  // Appends n samples, growing e; returns where e now lives.
+  Entry* Put(Entry* e, const int64_t* t, const double* v, size_t n) const;
 
   const storage::Queryable* const base_;
   const WindowCacheOptions options_;
