@@ -18,6 +18,8 @@ struct WindowCache::Entry {
   uint32_t epoch = 0;  // epoch_ at the last read
   uint32_t n = 0;
   uint32_t cap = 0;
+  // Where the store stopped decoding this series for us.
+  storage::TailCursor cursor;
 
   storage::Sample* samples() { return reinterpret_cast<storage::Sample*>(this + 1); }
   const storage::Sample* samples() const {
@@ -126,9 +128,10 @@ size_t WindowCache::CopyOut(const Entry& e, int64_t mint, int64_t maxt,
   return n;
 }
 
-void WindowCache::Trim(Entry& e) const {
+void WindowCache::Trim(Entry& e, int64_t keep_from) const {
   if (e.n == 0) return;
-  const int64_t cut = e.last - e.span - options_.margin_ms;
+  const int64_t cut =
+      std::min(keep_from, e.last - e.span - options_.margin_ms);
   storage::Sample* s = e.samples();
   if (s[0].t >= cut) return;
   const uint32_t k = static_cast<uint32_t>(
@@ -205,11 +208,14 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
     if (from <= maxt) {
       sh.t.clear();
       sh.v.clear();
-      const size_t n = base_->ReadSamples(ref, from, maxt, &sh.t, &sh.v);
+      // Everything newer, also past maxt: e->last must be the newest sample
+      // the store had, or the cursor would skip what lies beyond maxt.
+      const size_t n =
+          base_->ReadNewSamples(ref, from - 1, &e->cursor, &sh.t, &sh.v);
       if (n > 0) {
         e->last = sh.t.back();
         // Only new samples can push old ones out of the window.
-        Trim(*e);
+        Trim(*e, mint);
         e = Put(e, sh.t.data(), sh.v.data(), n);
         it->second = e;
       }
@@ -239,6 +245,7 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
   e->last = n > 0 ? ts->back() : mint - 1;
   e->span = std::max(e->span, maxt - mint);
   e->epoch = epoch_.load(std::memory_order_relaxed);
+  e->cursor = storage::TailCursor();
   sh.entries[ref] = e;
   return n;
 }

@@ -112,7 +112,8 @@ class WindowCache final : public storage::Queryable {
   // Appends e's samples in [mint, maxt] to ts/vs.
   static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
                         std::vector<int64_t>* ts, std::vector<double>* vs);
-  void Trim(Entry& e) const;
+  // Drops samples older than the window, keeping [keep_from, ...).
+  void Trim(Entry& e, int64_t keep_from) const;
   // Returns `e` (null: a new entry) or a replacement with room for `want`
   // samples, keeping bytes_ up to date.
   Entry* Resize(Entry* e, uint32_t want) const;

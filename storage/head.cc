@@ -543,6 +543,55 @@ size_t Head::ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
   return ts->size() - before;
 }
 
+size_t Head::ReadNewSamples(SeriesRef ref, int64_t after, TailCursor* cursor,
+                            std::vector<int64_t>* ts,
+                            std::vector<double>* vs) const {
+  if (after == kMaxT) return 0;
+  const int64_t mint =
+      std::max(after + 1, truncated_before_.load(std::memory_order_acquire));
+  Shard& sh = ShardOfRef(ref);
+  absl::ReaderMutexLock lock(&sh.mu);
+  auto it = sh.by_ref.find(ref);
+  if (it == sh.by_ref.end()) {
+    cursor->valid = false;
+    return 0;
+  }
+  const Series& s = *it->second;
+  const size_t before = ts->size();
+  // Out-of-order samples may land before the cursor: no shortcut then.
+  const bool in_order = options_.out_of_order_window_ms == 0 && !s.ooo;
+  if (in_order && !s.open.empty() && cursor->valid &&
+      cursor->chunk_min_t == s.open.min_time() &&
+      cursor->state.index > 0 && after >= cursor->state.t &&
+      static_cast<int>(cursor->state.index) <= s.open.num_samples()) {
+    // Everything not yet decoded is at or after the cursor.
+    auto n = DecodeXorChunkFrom(s.open.bytes(), &cursor->state, mint, ts, vs);
+    if (n.ok()) return *n;
+    ts->resize(before);
+    vs->resize(before);
+  }
+  cursor->valid = false;
+  if (!in_order || s.open.empty()) {
+    DecodeSeries(s, mint, kMaxT, ts, vs);
+    return ts->size() - before;
+  }
+  // Closed chunks as usual, then the open one through a fresh cursor.
+  for (const ClosedChunk& c : s.closed) {
+    if (c.max_t < mint) continue;
+    auto n = DecodeXorChunk(c.bytes(), mint, kMaxT, ts, vs);
+    assert(n.ok());
+    (void)n;
+  }
+  TailCursor fresh;
+  fresh.chunk_min_t = s.open.min_time();
+  auto n = DecodeXorChunkFrom(s.open.bytes(), &fresh.state, mint, ts, vs);
+  if (n.ok()) {
+    fresh.valid = true;
+    *cursor = fresh;
+  }
+  return ts->size() - before;
+}
+
 absl::StatusOr<std::vector<SeriesRef>> Head::MatchingRefs(
     absl::Span<const Matcher> matchers) const {
   using ValueMap = absl::flat_hash_map<uint32_t, PostingsList>;

@@ -88,6 +88,12 @@ class Head final : public Appendable, public Queryable {
   size_t ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
                      std::vector<int64_t>* ts,
                      std::vector<double>* vs) const override;
+  // Decodes only the samples appended since `cursor` when it still points
+  // into the series' open chunk (and no out-of-order window is configured);
+  // otherwise reads from `after` and leaves the cursor at the end.
+  size_t ReadNewSamples(SeriesRef ref, int64_t after, TailCursor* cursor,
+                        std::vector<int64_t>* ts,
+                        std::vector<double>* vs) const override;
   absl::StatusOr<std::vector<std::string>> LabelNames(
       absl::Span<const Matcher> matchers, int64_t mint,
       int64_t maxt) const override;

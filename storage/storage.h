@@ -5,6 +5,7 @@
 #define VIGIL_STORAGE_STORAGE_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "storage/labels.h"
 #include "storage/matcher.h"
 #include "storage/sample.h"
+#include "storage/xor_chunk.h"
 
 namespace vigil::storage {
 
@@ -43,6 +45,14 @@ struct AppendStats {
     return rejected_duplicate_timestamp + rejected_out_of_order +
            rejected_too_old;
   }
+};
+
+// Where a store's ReadNewSamples stopped in a series. Opaque to callers;
+// value-initialised means "nowhere yet".
+struct TailCursor {
+  int64_t chunk_min_t = 0;  // identifies the chunk the state belongs to
+  bool valid = false;
+  XorDecodeState state;
 };
 
 // A sink for samples. Thread-safe.
@@ -84,6 +94,21 @@ class Queryable {
   virtual size_t ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
                              std::vector<int64_t>* ts,
                              std::vector<double>* vs) const = 0;
+
+  // Appends every sample of `ref` newer than `after`, in time order; returns
+  // how many. `cursor` lets a store go on decoding where the previous call
+  // for this series stopped, so polling a series for its new samples costs
+  // the new samples, not the whole newest chunk. Pass the same cursor for
+  // the same series every time (a default TailCursor to start); a store may
+  // ignore it (the default does).
+  virtual size_t ReadNewSamples(SeriesRef ref, int64_t after,
+                                TailCursor* cursor, std::vector<int64_t>* ts,
+                                std::vector<double>* vs) const {
+    (void)cursor;
+    if (after == std::numeric_limits<int64_t>::max()) return 0;
+    return ReadSamples(ref, after + 1, std::numeric_limits<int64_t>::max(),
+                       ts, vs);
+  }
 
   // Sorted, unique label names / values over series matching `matchers`
   // (all series when empty) with samples in [mint, maxt].

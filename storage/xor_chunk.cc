@@ -4,6 +4,7 @@
 #include <bit>
 #include <cassert>
 #include <cstring>
+#include <limits>
 
 #include "absl/status/status.h"
 
@@ -78,6 +79,11 @@ class BitReader {
     return ones;
   }
   bool overrun() const { return pad_bits_ > avail_; }
+  // Bits consumed from the start of `data`.
+  size_t BitPos(const uint8_t* data) const {
+    return static_cast<size_t>(p_ - data) * 8 +
+           static_cast<size_t>(pad_bits_) - static_cast<size_t>(avail_);
+  }
 
  private:
   // Leaves at least 57 bits available. Bits past `avail_` in buf_ are either
@@ -258,29 +264,23 @@ int XorChunkNumSamples(absl::Span<const uint8_t> chunk) {
   return (chunk[0] << 8) | chunk[1];
 }
 
-absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
-                                      int64_t mint, int64_t maxt,
-                                      std::vector<int64_t>* ts,
-                                      std::vector<double>* vs) {
-  if (chunk.size() < 2) {
-    return absl::InternalError("xor chunk shorter than its header");
-  }
-  const int n = XorChunkNumSamples(chunk);
-  if (n == 0) return 0;
-  BitReader r(chunk.data(), chunk.size(), 2);
-  const size_t start = ts->size();
-  // Decode straight into the output arrays, then drop what is out of range;
-  // one resize per chunk keeps the loop free of push_back checks.
-  ts->resize(start + n);
-  vs->resize(start + n);
-  int64_t* out_t = ts->data() + start;
-  double* out_v = vs->data() + start;
-  size_t kept = 0;
+namespace {
 
-  int64_t t = 0, delta = 0;
-  uint64_t v = 0;
-  int lead = -1, trail = 0;
-  for (int i = 0; i < n; ++i) {
+// The decode loop shared by DecodeXorChunk and DecodeXorChunkFrom: decodes
+// samples [st.index, n) from `r`, writing those in [mint, maxt] to out_t /
+// out_v; stops after the first sample past maxt when stop_past_maxt (the
+// state then includes that sample). Returns how many were written, or -1
+// for a malformed window.
+template <bool kStopPastMaxt>
+inline int64_t DecodeLoop(BitReader& r, XorDecodeState& st, int n,
+                          int64_t mint, int64_t maxt, int64_t* out_t,
+                          double* out_v) {
+  int64_t t = st.t, delta = st.delta;
+  uint64_t v = st.v;
+  int lead = st.lead, trail = st.trail;
+  int64_t kept = 0;
+  int i = static_cast<int>(st.index);
+  for (; i < n; ++i) {
     if (i == 0) {
       int len = static_cast<int>(r.Read(6));
       if (len == 63) len = 64;
@@ -322,11 +322,7 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
         break;
       }
       case 2: {
-        if (lead < 0) {
-          ts->resize(start);
-          vs->resize(start);
-          return absl::InternalError("xor chunk reuses a missing window");
-        }
+        if (lead < 0) return -1;
         const int bits = 64 - lead - trail;
         v ^= r.ReadWide(bits) << trail;
         break;
@@ -335,31 +331,96 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
         lead = static_cast<int>(r.Read(5));
         int bits = static_cast<int>(r.Read(6));
         if (bits == 0) bits = 64;
-        if (lead + bits > 64) {
-          ts->resize(start);
-          vs->resize(start);
-          return absl::InternalError("xor chunk has a bad value window");
-        }
+        if (lead + bits > 64) return -1;
         trail = 64 - lead - bits;
         v ^= r.ReadWide(bits) << trail;
         break;
       }
     }
-    if (t > maxt) break;
+    if (kStopPastMaxt && t > maxt) {
+      ++i;
+      break;
+    }
     if (t >= mint) {
       out_t[kept] = t;
       out_v[kept] = std::bit_cast<double>(v);
       ++kept;
     }
   }
-  if (r.overrun()) {
+  st.t = t;
+  st.delta = delta;
+  st.v = v;
+  st.lead = static_cast<int16_t>(lead);
+  st.trail = static_cast<uint8_t>(trail);
+  st.index = static_cast<uint32_t>(i);
+  return kept;
+}
+
+}  // namespace
+
+absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
+                                      int64_t mint, int64_t maxt,
+                                      std::vector<int64_t>* ts,
+                                      std::vector<double>* vs) {
+  if (chunk.size() < 2) {
+    return absl::InternalError("xor chunk shorter than its header");
+  }
+  const int n = XorChunkNumSamples(chunk);
+  if (n == 0) return 0;
+  BitReader r(chunk.data(), chunk.size(), 2);
+  const size_t start = ts->size();
+  // Decode straight into the output arrays, then drop what is out of range;
+  // one resize per chunk keeps the loop free of push_back checks.
+  ts->resize(start + n);
+  vs->resize(start + n);
+  XorDecodeState st;
+  const int64_t kept = DecodeLoop<true>(r, st, n, mint, maxt,
+                                        ts->data() + start, vs->data() + start);
+  if (kept < 0 || r.overrun()) {
     ts->resize(start);
     vs->resize(start);
-    return absl::InternalError("xor chunk truncated");
+    return absl::InternalError(kept < 0 ? "xor chunk has a bad value window"
+                                        : "xor chunk truncated");
   }
-  ts->resize(start + kept);
-  vs->resize(start + kept);
-  return kept;
+  ts->resize(start + static_cast<size_t>(kept));
+  vs->resize(start + static_cast<size_t>(kept));
+  return static_cast<size_t>(kept);
+}
+
+absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
+                                          XorDecodeState* state, int64_t mint,
+                                          std::vector<int64_t>* ts,
+                                          std::vector<double>* vs) {
+  if (chunk.size() < 2) {
+    return absl::InternalError("xor chunk shorter than its header");
+  }
+  const int n = XorChunkNumSamples(chunk);
+  if (static_cast<int>(state->index) > n ||
+      state->bit_pos > chunk.size() * 8 || state->bit_pos < 16) {
+    return absl::InternalError("decode state past the end of the chunk");
+  }
+  if (static_cast<int>(state->index) == n) return 0;
+  BitReader r(chunk.data(), chunk.size(), state->bit_pos / 8);
+  if (state->bit_pos % 8 != 0) r.Read(static_cast<int>(state->bit_pos % 8));
+  const size_t start = ts->size();
+  const size_t todo = static_cast<size_t>(n) - state->index;
+  ts->resize(start + todo);
+  vs->resize(start + todo);
+  XorDecodeState st = *state;
+  const int64_t kept =
+      DecodeLoop<false>(r, st, n, mint, std::numeric_limits<int64_t>::max(),
+                        ts->data() + start, vs->data() + start);
+  if (kept < 0 || r.overrun()) {
+    ts->resize(start);
+    vs->resize(start);
+    return absl::InternalError(kept < 0 ? "xor chunk has a bad value window"
+                                        : "xor chunk truncated");
+  }
+  st.bit_pos = static_cast<uint32_t>(r.BitPos(chunk.data()));
+  *state = st;
+  ts->resize(start + static_cast<size_t>(kept));
+  vs->resize(start + static_cast<size_t>(kept));
+  return static_cast<size_t>(kept);
 }
 
 }  // namespace vigil::storage

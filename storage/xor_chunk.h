@@ -99,6 +99,29 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
                                       std::vector<int64_t>* ts,
                                       std::vector<double>* vs);
 
+// Where a decode of a chunk stopped, so that a later decode of the same
+// chunk, grown by appends since, goes on from there instead of from the
+// first sample. Value-initialised: at the start.
+struct XorDecodeState {
+  uint32_t bit_pos = 16;  // next bit of the stream (header included)
+  uint32_t index = 0;     // samples decoded so far
+  int64_t t = 0;          // the last decoded sample's timestamp
+  int64_t delta = 0;
+  uint64_t v = 0;
+  int16_t lead = -1;      // -1: no value window yet
+  uint8_t trail = 0;
+};
+
+// Decodes every sample of `chunk` from `state` on, appending those with
+// t >= mint to `ts` and `vs`, and leaves `state` at the end of the chunk.
+// REQUIRES: `state` came from an earlier call on a prefix of this same
+// chunk (or is value-initialised). Internal as DecodeXorChunk; `state` is
+// then left as it was.
+absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
+                                          XorDecodeState* state, int64_t mint,
+                                          std::vector<int64_t>* ts,
+                                          std::vector<double>* vs);
+
 // The sample count from the header; 0 when shorter than a header.
 int XorChunkNumSamples(absl::Span<const uint8_t> chunk);
 
