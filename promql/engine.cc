@@ -2,10 +2,12 @@
 
 #include <limits>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 #include "promql/eval/evaluator.h"
@@ -26,13 +28,72 @@ eval::EvalOptions ToEvalOptions(const EngineOptions& o) {
 
 }  // namespace
 
+using SeriesList = std::vector<storage::SeriesHandle>;
+
+// Selections by matcher set, across all queries of an engine. Holds them
+// weakly: a list lives as long as some query's Cache holds it, so a rule
+// file with a thousand rules over http_requests_total keeps one copy of
+// those series' labels. Thread-safe.
+class PreparedQuery::SharedSelections {
+ public:
+  static std::string Key(const parser::VectorSelector& vs) {
+    std::string key;
+    for (const storage::Matcher& m : vs.matchers) {
+      absl::StrAppend(&key, m.name().size(), ":", m.name(),
+                      static_cast<int>(m.type()), m.value().size(), ":",
+                      m.value(), ";");
+    }
+    return key;
+  }
+
+  std::shared_ptr<const SeriesList> Find(const std::string& key,
+                                         const storage::Queryable* q,
+                                         uint64_t gen) {
+    absl::MutexLock lock(&mu_);
+    auto it = lists_.find(key);
+    if (it == lists_.end() || it->second.store != q ||
+        it->second.generation != gen) {
+      return nullptr;
+    }
+    return it->second.series.lock();
+  }
+
+  void Put(const std::string& key, const storage::Queryable* q, uint64_t gen,
+           const std::shared_ptr<const SeriesList>& series) {
+    absl::MutexLock lock(&mu_);
+    lists_[key] = Weak{q, gen, series};
+    // Forget lists no query holds any more, now and then.
+    if (++puts_ % 1024 == 0) {
+      for (auto it = lists_.begin(); it != lists_.end();) {
+        if (it->second.series.expired()) {
+          lists_.erase(it++);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+
+ private:
+  struct Weak {
+    const storage::Queryable* store;
+    uint64_t generation;
+    std::weak_ptr<const SeriesList> series;
+  };
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Weak> lists_ ABSL_GUARDED_BY(mu_);
+  uint64_t puts_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
 // One entry per selector node. Entries are replaced, never edited, so a
 // reader keeps a consistent list while another thread refreshes it.
 class PreparedQuery::Cache final : public eval::SelectCache {
  public:
-  absl::StatusOr<std::shared_ptr<const std::vector<storage::SeriesHandle>>>
-  Select(const parser::VectorSelector& vs,
-         const storage::Queryable& q) override {
+  explicit Cache(std::shared_ptr<SharedSelections> shared)
+      : shared_(std::move(shared)) {}
+
+  absl::StatusOr<std::shared_ptr<const SeriesList>> Select(
+      const parser::VectorSelector& vs, const storage::Queryable& q) override {
     const uint64_t gen = q.SelectGeneration(vs.matchers);
     {
       absl::MutexLock lock(&mu_);
@@ -42,18 +103,25 @@ class PreparedQuery::Cache final : public eval::SelectCache {
         return it->second.series;
       }
     }
-    absl::StatusOr<std::vector<storage::SeriesHandle>> fresh =
-        q.Select(vs.matchers, std::numeric_limits<int64_t>::min(),
-                 std::numeric_limits<int64_t>::max());
-    if (!fresh.ok()) return fresh.status();
-    auto shared = std::make_shared<const std::vector<storage::SeriesHandle>>(
-        *std::move(fresh));
+    const std::string key =
+        shared_ != nullptr ? SharedSelections::Key(vs) : std::string();
+    std::shared_ptr<const SeriesList> list;
+    if (shared_ != nullptr) list = shared_->Find(key, &q, gen);
+    if (list == nullptr) {
+      absl::StatusOr<SeriesList> fresh =
+          q.Select(vs.matchers, std::numeric_limits<int64_t>::min(),
+                   std::numeric_limits<int64_t>::max());
+      if (!fresh.ok()) return fresh.status();
+      list = std::make_shared<const SeriesList>(*std::move(fresh));
+      if (shared_ != nullptr) shared_->Put(key, &q, gen, list);
+    }
     absl::MutexLock lock(&mu_);
-    entries_[&vs] = Entry{&q, gen, shared};
-    return shared;
+    entries_[&vs] = Entry{&q, gen, list};
+    return list;
   }
 
  private:
+  const std::shared_ptr<SharedSelections> shared_;
   struct Entry {
     const storage::Queryable* store;
     uint64_t generation;
@@ -66,11 +134,18 @@ class PreparedQuery::Cache final : public eval::SelectCache {
 
 PreparedQuery::PreparedQuery(std::string query,
                              std::unique_ptr<parser::Expr> expr,
-                             const EngineOptions& opts)
+                             const EngineOptions& opts,
+                             std::shared_ptr<SharedSelections> shared)
     : query_(std::move(query)),
       expr_(std::move(expr)),
       opts_(opts),
-      cache_(opts.cache_selected_series ? std::make_unique<Cache>() : nullptr) {}
+      cache_(opts.cache_selected_series
+                 ? std::make_unique<Cache>(std::move(shared))
+                 : nullptr) {}
+
+Engine::Engine(EngineOptions opts)
+    : opts_(opts),
+      shared_(std::make_shared<PreparedQuery::SharedSelections>()) {}
 
 PreparedQuery::~PreparedQuery() = default;
 
@@ -83,7 +158,7 @@ absl::StatusOr<std::unique_ptr<PreparedQuery>> Engine::Prepare(
       parser::ParseExpr(expr, po);
   if (!parsed.ok()) return parsed.status();
   return std::unique_ptr<PreparedQuery>(
-      new PreparedQuery(std::string(expr), *std::move(parsed), opts_));
+      new PreparedQuery(std::string(expr), *std::move(parsed), opts_, shared_));
 }
 
 absl::StatusOr<Result> PreparedQuery::EvalInstant(const storage::Queryable& q,

@@ -60,8 +60,10 @@ class PreparedQuery {
 
  private:
   friend class Engine;
+  class SharedSelections;
   PreparedQuery(std::string query, std::unique_ptr<parser::Expr> expr,
-                const EngineOptions& opts);
+                const EngineOptions& opts,
+                std::shared_ptr<SharedSelections> shared);
 
  public:
   ~PreparedQuery();
@@ -69,6 +71,7 @@ class PreparedQuery {
  private:
 
   class Cache;
+  friend class Cache;
 
   std::string query_;
   std::unique_ptr<parser::Expr> expr_;
@@ -77,10 +80,12 @@ class PreparedQuery {
   std::unique_ptr<Cache> cache_;
 };
 
-// Creates prepared queries. Thread-safe; holds only options.
+// Creates prepared queries. Thread-safe. Copies share one table of
+// resolved selectors, so that the many rules selecting the same series hold
+// one list of them (with its labels), not one each.
 class Engine {
  public:
-  explicit Engine(EngineOptions opts = EngineOptions()) : opts_(opts) {}
+  explicit Engine(EngineOptions opts = EngineOptions());
 
   // Parses and type-checks `expr`. InvalidArgument with the parser's
   // positioned message on a bad query.
@@ -91,6 +96,7 @@ class Engine {
 
  private:
   EngineOptions opts_;
+  std::shared_ptr<PreparedQuery::SharedSelections> shared_;
 };
 
 }  // namespace vigil::promql

@@ -189,5 +189,67 @@ TEST_F(EngineTest, CachedSelectionSeesNewSeries) {
   EXPECT_EQ(std::get<Vector>(earlier->value)[0].v, 2);
 }
 
+// Counts Select calls; everything else goes to the head.
+class CountingQueryable final : public storage::Queryable {
+ public:
+  explicit CountingQueryable(const storage::Head& h) : h_(h) {}
+  absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
+      absl::Span<const storage::Matcher> m, int64_t mint,
+      int64_t maxt) const override {
+    ++selects;
+    return h_.Select(m, mint, maxt);
+  }
+  size_t ReadSamples(storage::SeriesRef ref, int64_t mint, int64_t maxt,
+                     std::vector<int64_t>* ts,
+                     std::vector<double>* vs) const override {
+    return h_.ReadSamples(ref, mint, maxt, ts, vs);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const storage::Matcher> m, int64_t mint,
+      int64_t maxt) const override {
+    return h_.LabelNames(m, mint, maxt);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, absl::Span<const storage::Matcher> m,
+      int64_t mint, int64_t maxt) const override {
+    return h_.LabelValues(name, m, mint, maxt);
+  }
+  uint64_t IndexGeneration() const override { return h_.IndexGeneration(); }
+  uint64_t SelectGeneration(
+      absl::Span<const storage::Matcher> m) const override {
+    return h_.SelectGeneration(m);
+  }
+  mutable int selects = 0;
+
+ private:
+  const storage::Head& h_;
+};
+
+TEST_F(EngineTest, QueriesOfOneEngineShareSelections) {
+  CountingQueryable q(*head_);
+  Engine engine;
+  auto a = engine.Prepare("sum(rate(x_total[5m])) > 0");
+  auto b = engine.Prepare("count(x_total) > 1");
+  auto c = engine.Prepare("count(x_total{job=\"a\"})");
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  ASSERT_THAT(c, IsOk());
+  for (int64_t t : {300000, 315000, 330000}) {
+    ASSERT_THAT((*a)->EvalInstant(q, t), IsOk());
+    ASSERT_THAT((*b)->EvalInstant(q, t), IsOk());
+    auto got = (*c)->EvalInstant(q, t);
+    ASSERT_THAT(got, IsOk());
+    EXPECT_EQ(std::get<Vector>(got->value)[0].v, 1);
+  }
+  // x_total once for a and b together, x_total{job="a"} once for c.
+  EXPECT_EQ(q.selects, 2);
+  // Another engine has its own table.
+  Engine other;
+  auto d = other.Prepare("count(x_total)");
+  ASSERT_THAT(d, IsOk());
+  ASSERT_THAT((*d)->EvalInstant(q, 300000), IsOk());
+  EXPECT_EQ(q.selects, 3);
+}
+
 }  // namespace
 }  // namespace vigil::promql
