@@ -34,7 +34,8 @@ TEST(Flags, ParsesBothForms) {
                        "--storage.max-series", "1000",
                        "--web.max-request-bytes=1MiB", "--log.level=debug",
                        "--log.format=json", "--query.lookback-delta=1m",
-                       "--rules.alert.for-grace-period=0", "--version"});
+                       "--rules.alert.for-grace-period=0",
+                       "--rules.window-cache-size=64MiB", "--version"});
   ASSERT_THAT(f.status(), IsOk());
   EXPECT_EQ(f->config_file, "/etc/vigil.yml");
   EXPECT_TRUE(f->config_file_set);
@@ -47,6 +48,8 @@ TEST(Flags, ParsesBothForms) {
   EXPECT_EQ(f->log_format, LogFormat::kJson);
   EXPECT_EQ(f->lookback_delta, absl::Minutes(1));
   EXPECT_EQ(f->for_grace_period, absl::ZeroDuration());
+  EXPECT_EQ(f->rules_window_cache_bytes, 64 << 20);
+  EXPECT_EQ(ParseFlags({})->rules_window_cache_bytes, 256 << 20);
   EXPECT_TRUE(f->version);
   EXPECT_TRUE(ParseFlags({"-h"})->help);
 }

@@ -106,7 +106,9 @@ TEST(Server, IngestsAndExportsExactly) {
         "vigil_remote_write_requests_total{code=\"204\"} 1\n",
         "vigil_head_series 2\n", "vigil_head_samples 5\n",
         "# TYPE process_cpu_seconds_total counter\n", "process_resident_memory_bytes ",
-        "process_start_time_seconds ", "process_open_fds ", "vigil_build_info{"}) {
+        "process_start_time_seconds ", "process_open_fds ", "vigil_build_info{",
+        "# TYPE vigil_rule_window_cache_hits_total counter\n",
+        "vigil_rule_window_cache_bytes "}) {
     EXPECT_THAT(m->body, HasSubstr(want));
   }
 }
