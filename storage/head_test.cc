@@ -556,7 +556,7 @@ TEST(Head, ResourceExhaustedAppliesNothing) {
   // The limit follows what is held: it refuses while full and accepts again
   // once truncation freed the chunks (OOO folding included).
   HeadOptions limit_opts;
-  limit_opts.max_chunk_bytes = 3000;
+  limit_opts.max_chunk_bytes = 2200;  // 1000-sample batches estimate 2000
   limit_opts.out_of_order_window_ms = 1000000;
   Head limited(limit_opts, &clock);
   std::vector<Sample> first, late, second;
