@@ -8,6 +8,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <snappy.h>
@@ -137,6 +138,18 @@ struct WriteHandler::Metrics {
         cache_hits(cache_lookups.Add({{"result", "hit"}})),
         cache_misses(cache_lookups.Add({{"result", "miss"}})),
         cache_stale(cache_lookups.Add({{"result", "stale"}})),
+        cache_entries(prometheus::BuildGauge()
+                          .Name("vigil_remote_write_series_cache_entries")
+                          .Help("Series the remote-write receiver knows by "
+                                "their raw label bytes.")
+                          .Register(*registry)
+                          .Add({})),
+        cache_bytes(prometheus::BuildGauge()
+                        .Name("vigil_remote_write_series_cache_bytes")
+                        .Help("Approximate memory of the remote-write series "
+                              "cache.")
+                        .Register(*registry)
+                        .Add({})),
         duration(prometheus::BuildHistogram()
                      .Name("vigil_remote_write_request_duration_seconds")
                      .Help("Time to handle one remote-write request, from the "
@@ -167,6 +180,8 @@ struct WriteHandler::Metrics {
   prometheus::Counter& cache_hits;
   prometheus::Counter& cache_misses;
   prometheus::Counter& cache_stale;
+  prometheus::Gauge& cache_entries;
+  prometheus::Gauge& cache_bytes;
   prometheus::Histogram& duration;
 };
 
@@ -209,6 +224,11 @@ http::Response WriteHandler::Handle(const http::Request& request) {
     }
   }
   return response;
+}
+
+void WriteHandler::UpdateCacheGauges() {
+  metrics_->cache_entries.Set(static_cast<double>(cache_.size()));
+  metrics_->cache_bytes.Set(static_cast<double>(cache_.MemoryBytes()));
 }
 
 http::Response WriteHandler::Overloaded(std::string message) {
@@ -397,7 +417,7 @@ http::Response WriteHandler::HandleInner(const http::Request& request,
       x.cached[i] = x.refs[j];  // later runs of the series: nothing new
       x.inserts.push_back({x.keys[i], x.hashes[i], x.refs[j]});
     }
-    cache_.Insert(x.inserts, epoch);
+    if (cache_.Insert(x.inserts, epoch) > 0) UpdateCacheGauges();
   };
 
   x.stale.clear();
@@ -439,7 +459,9 @@ http::Response WriteHandler::HandleInner(const http::Request& request,
             next, epoch + SweepPeriodMinutes(options_))) {
       const uint32_t idle = static_cast<uint32_t>(
           std::max<int64_t>(1, absl::ToInt64Minutes(options_.series_cache_max_idle)));
-      if (epoch >= idle) cache_.EvictUnusedSince(epoch - idle);
+      if (epoch >= idle && cache_.EvictUnusedSince(epoch - idle) > 0) {
+        UpdateCacheGauges();
+      }
     }
   }
 

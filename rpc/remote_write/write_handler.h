@@ -72,6 +72,7 @@ class WriteHandler {
   struct Metrics;
   http::Response HandleInner(const http::Request& request, int64_t* samples);
   http::Response Overloaded(std::string message);
+  void UpdateCacheGauges();
 
   storage::Appendable* const store_;
   const WriteHandlerOptions options_;

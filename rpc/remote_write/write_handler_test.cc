@@ -410,6 +410,7 @@ TEST(SeriesCache, KnownSeriesGoByRefAndLandInTheirSeries) {
   const std::string m = f.Metrics();
   EXPECT_THAT(m, HasSubstr("vigil_remote_write_series_cache_lookups_total{result=\"miss\"} 100"));
   EXPECT_THAT(m, HasSubstr("vigil_remote_write_series_cache_lookups_total{result=\"hit\"} 200"));
+  EXPECT_THAT(m, HasSubstr("vigil_remote_write_series_cache_entries 100\n"));
   // The same labels in another order are other bytes: a miss, same series.
   std::vector<TestSeries> reordered = {
       {{{"job", "j"}, {"i", "0"}, {"__name__", "m"}}, {{4000, 4}}}};
