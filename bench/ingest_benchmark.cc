@@ -1,7 +1,9 @@
 // Micro-benchmarks of the remote-write ingest path: snappy decode and
 // protobuf parse of a 2,000-sample WriteRequest, and the same followed by an
 // append into a storage::Head (end to end, minus HTTP).
+#include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -187,6 +189,62 @@ void BM_DecodeAndAppendToHead(benchmark::State& state) {
   state.counters["active_series"] = batches * kBatch;
 }
 BENCHMARK(BM_DecodeAndAppendToHead)->Arg(1)->Arg(50);
+
+// Chunk bytes per sample on the load generator's corpus (what
+// ingest_compare's vigil_head_chunk_bytes / vigil_head_samples reports), by
+// kind of series: each kind in its own Head, 120 scrapes (one full chunk)
+// of 10 instances. The time is the append cost; the counters are the point.
+void BM_ChunkBytesOnLoadgenCorpus(benchmark::State& state) {
+  const size_t n = 10 * SeriesSet::SeriesPerInstance();
+  constexpr int kRounds = 120;
+  SeriesSet series({.series = static_cast<int64_t>(n), .seed = 42});
+  constexpr int kKinds = 5;
+  const char* const names[kKinds] = {"counter", "gauge", "bucket", "hist_sum",
+                                     "hist_count"};
+  std::vector<storage::Labels> labels;
+  for (size_t i = 0; i < n; ++i) {
+    std::vector<storage::Label> ls;
+    for (const auto& [k, v] : series.Labels(i)) ls.push_back({k, v});
+    labels.push_back(storage::Labels::FromSorted(std::move(ls)));
+  }
+  SimulatedClock clock(absl::FromUnixMillis(kStartMs));
+  storage::HeadStats by_kind[kKinds];
+  storage::HeadStats all;
+  for (auto _ : state) {
+    std::vector<std::unique_ptr<storage::Head>> heads;
+    for (int k = 0; k < kKinds; ++k) {
+      heads.push_back(
+          std::make_unique<storage::Head>(storage::HeadOptions{}, &clock));
+    }
+    std::vector<storage::Sample> samples(kRounds);
+    for (size_t i = 0; i < n; ++i) {
+      for (int r = 0; r < kRounds; ++r) {
+        samples[r] = {kStartMs + r * kIntervalMs, series.Value(i, r)};
+      }
+      storage::SeriesSamples entry{&labels[i], samples};
+      auto st = heads[static_cast<int>(series.Kind(i))]->Append({&entry, 1});
+      benchmark::DoNotOptimize(st);
+    }
+    all = storage::HeadStats{};
+    for (int k = 0; k < kKinds; ++k) {
+      by_kind[k] = heads[k]->Stats();
+      all.chunk_bytes += by_kind[k].chunk_bytes;
+      all.samples += by_kind[k].samples;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n * kRounds);
+  state.counters["bytes_per_sample"] =
+      static_cast<double>(all.chunk_bytes) / static_cast<double>(all.samples);
+  for (int k = 0; k < kKinds; ++k) {
+    state.counters[std::string(names[k]) + "_bps"] =
+        static_cast<double>(by_kind[k].chunk_bytes) /
+        static_cast<double>(std::max<int64_t>(1, by_kind[k].samples));
+    state.counters[std::string(names[k]) + "_share"] =
+        static_cast<double>(by_kind[k].samples) /
+        static_cast<double>(all.samples);
+  }
+}
+BENCHMARK(BM_ChunkBytesOnLoadgenCorpus)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace vigil::bench

@@ -237,7 +237,39 @@ std::string Head::SeriesString(const Series& s) const {
 
 absl::StatusOr<AppendStats> Head::Append(
     absl::Span<const SeriesSamples> batch) {
+  return AppendImpl(batch, {}, nullptr);
+}
+
+absl::StatusOr<AppendStats> Head::AppendWithRefs(
+    absl::Span<const SeriesSamples> batch, absl::Span<SeriesRef> refs,
+    std::vector<size_t>* stale) {
+  if (refs.size() != batch.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AppendWithRefs: ", refs.size(), " refs for ",
+                     batch.size(), " entries"));
+  }
+  return AppendImpl(batch, refs, stale);
+}
+
+namespace {
+
+// Per-thread buffers of Head::AppendImpl, reused so that a steady stream of
+// batches allocates nothing per series. Only ever touched by its thread.
+struct AppendScratch {
+  std::vector<uint64_t> hashes;
+  std::vector<uint32_t> shard_of;
+  std::vector<uint32_t> order;       // entry indices grouped by shard
+  std::vector<uint32_t> shard_start;  // counting-sort offsets
+};
+
+}  // namespace
+
+absl::StatusOr<AppendStats> Head::AppendImpl(
+    absl::Span<const SeriesSamples> batch, absl::Span<SeriesRef> refs,
+    std::vector<size_t>* stale) {
+  const bool with_refs = !refs.empty();
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (with_refs && refs[i] != 0) continue;
     if (batch[i].labels == nullptr || batch[i].labels->empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("series ", i, " of the batch has no labels"));
@@ -250,18 +282,30 @@ absl::StatusOr<AppendStats> Head::Append(
         std::max(too_old_before, clock_->NowMillis() - options_.retention_ms);
   }
 
-  std::vector<uint64_t> hashes(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    hashes[i] = batch[i].labels->Hash();
+  thread_local AppendScratch scratch;
+  const size_t n = batch.size();
+  const uint32_t num_shards = shard_mask_ + 1;
+  scratch.hashes.resize(n);
+  scratch.shard_of.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (with_refs && refs[i] != 0) {
+      scratch.hashes[i] = 0;
+      scratch.shard_of[i] = static_cast<uint32_t>(refs[i] & shard_mask_);
+    } else {
+      scratch.hashes[i] = batch[i].labels->Hash();
+      scratch.shard_of[i] = static_cast<uint32_t>(
+          &ShardFor(scratch.hashes[i]) - shards_.get());
+    }
   }
+  const uint64_t* hashes = scratch.hashes.data();
 
   int64_t reserved = 0;
   if (options_.max_series > 0 || options_.max_chunk_bytes > 0) {
     int64_t new_series = 0, samples = 0;
-    for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
       samples += static_cast<int64_t>(batch[i].samples.size());
-      if (options_.max_series == 0) continue;
-      Shard& sh = ShardFor(hashes[i]);
+      if (options_.max_series == 0 || (with_refs && refs[i] != 0)) continue;
+      Shard& sh = shards_[scratch.shard_of[i]];
       absl::ReaderMutexLock lock(&sh.mu);
       if (FindLocked(sh, hashes[i], *batch[i].labels) == nullptr) {
         ++new_series;
@@ -295,36 +339,85 @@ absl::StatusOr<AppendStats> Head::Append(
     }
   }
 
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const SeriesSamples& entry = batch[i];
-    if (entry.samples.empty()) continue;
-    Shard& sh = ShardFor(hashes[i]);
+  // Group entries by shard (a stable counting sort, so the runs of one
+  // series stay in order), then lock each shard once.
+  scratch.shard_start.assign(num_shards + 1, 0);
+  for (size_t i = 0; i < n; ++i) ++scratch.shard_start[scratch.shard_of[i] + 1];
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    scratch.shard_start[k + 1] += scratch.shard_start[k];
+  }
+  scratch.order.resize(n);
+  {
+    // shard_start[k] is advanced while filling; restored below.
+    for (size_t i = 0; i < n; ++i) {
+      scratch.order[scratch.shard_start[scratch.shard_of[i]]++] =
+          static_cast<uint32_t>(i);
+    }
+    for (uint32_t k = num_shards; k > 0; --k) {
+      scratch.shard_start[k] = scratch.shard_start[k - 1];
+    }
+    scratch.shard_start[0] = 0;
+  }
+
+  const size_t stale_before = stale != nullptr ? stale->size() : 0;
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    const uint32_t from = scratch.shard_start[k];
+    const uint32_t to = scratch.shard_start[k + 1];
+    if (from == to) continue;
+    Shard& sh = shards_[k];
     absl::MutexLock lock(&sh.mu);
-    Series* s = FindLocked(sh, hashes[i], *entry.labels);
-    if (s == nullptr) {
-      const bool any_recent =
-          std::any_of(entry.samples.begin(), entry.samples.end(),
-                      [&](const Sample& x) { return x.t >= too_old_before; });
-      if (!any_recent) {
-        stats.rejected_too_old += static_cast<int64_t>(entry.samples.size());
-        if (stats.first_rejection.empty()) {
-          stats.first_rejection = absl::StrFormat(
-              "sample too old: series %s t=%d (oldest allowed %d)",
-              entry.labels->ToString(), entry.samples[0].t, too_old_before);
+    int64_t bytes_delta = 0;
+    int64_t shard_min = sh.min_t, shard_max = sh.max_t;
+    for (uint32_t o = from; o < to; ++o) {
+      const uint32_t i = scratch.order[o];
+      const SeriesSamples& entry = batch[i];
+      Series* s = nullptr;
+      if (with_refs && refs[i] != 0) {
+        auto it = sh.by_ref.find(refs[i]);
+        if (it == sh.by_ref.end()) {
+          refs[i] = 0;
+          if (stale != nullptr) stale->push_back(i);
+          continue;
         }
-        continue;
+        s = it->second.get();
+      } else {
+        if (entry.samples.empty()) continue;
+        s = FindLocked(sh, hashes[i], *entry.labels);
       }
-      s = CreateLocked(sh, hashes[i], *entry.labels);
+      if (s == nullptr) {
+        const bool any_recent =
+            std::any_of(entry.samples.begin(), entry.samples.end(),
+                        [&](const Sample& x) { return x.t >= too_old_before; });
+        if (!any_recent) {
+          stats.rejected_too_old += static_cast<int64_t>(entry.samples.size());
+          if (stats.first_rejection.empty()) {
+            stats.first_rejection = absl::StrFormat(
+                "sample too old: series %s t=%d (oldest allowed %d)",
+                entry.labels->ToString(), entry.samples[0].t, too_old_before);
+          }
+          continue;
+        }
+        s = CreateLocked(sh, hashes[i], *entry.labels);
+      }
+      if (with_refs) refs[i] = s->ref;
+      if (entry.samples.empty()) continue;
+      const int64_t bytes_before = s->ChunkBytes();
+      for (const Sample& x : entry.samples) {
+        AppendSample(*s, x.t, x.v, too_old_before, &stats);
+      }
+      bytes_delta += s->ChunkBytes() - bytes_before;
+      if (s->min_t < shard_min) shard_min = s->min_t;
+      if (s->max_t > shard_max) shard_max = s->max_t;
     }
-    const int64_t bytes_before = s->ChunkBytes();
-    for (const Sample& x : entry.samples) {
-      AppendSample(*s, x.t, x.v, too_old_before, &stats);
-    }
-    const int64_t delta = s->ChunkBytes() - bytes_before;
-    sh.chunk_bytes.store(sh.chunk_bytes.load(std::memory_order_relaxed) + delta,
-                         std::memory_order_relaxed);
-    if (s->min_t < sh.min_t) sh.min_t = s->min_t;
-    if (s->max_t > sh.max_t) sh.max_t = s->max_t;
+    sh.min_t = shard_min;
+    sh.max_t = shard_max;
+    sh.chunk_bytes.store(
+        sh.chunk_bytes.load(std::memory_order_relaxed) + bytes_delta,
+        std::memory_order_relaxed);
+  }
+  if (stale != nullptr) {
+    std::sort(stale->begin() + static_cast<std::ptrdiff_t>(stale_before),
+              stale->end());
   }
   if (reserved > 0) {
     pending_series_.fetch_sub(reserved, std::memory_order_acq_rel);

@@ -77,9 +77,16 @@ class Head final : public Appendable, public Queryable {
   Head(const Head&) = delete;
   Head& operator=(const Head&) = delete;
 
-  // Appendable. InvalidArgument (nothing applied) when an entry has no labels.
+  // Appendable. InvalidArgument (nothing applied) when an entry has no labels
+  // (and, for AppendWithRefs, no ref). Entries are grouped by shard, and
+  // each shard is locked once per call; entries of one series keep their
+  // order. A known ref goes straight to its series (no hashing, no label
+  // comparison).
   absl::StatusOr<AppendStats> Append(
       absl::Span<const SeriesSamples> batch) override;
+  absl::StatusOr<AppendStats> AppendWithRefs(
+      absl::Span<const SeriesSamples> batch, absl::Span<SeriesRef> refs,
+      std::vector<size_t>* stale) override;
 
   // Queryable.
   absl::StatusOr<std::vector<SeriesHandle>> Select(
@@ -151,6 +158,10 @@ class Head final : public Appendable, public Queryable {
   Labels LabelsOf(const Series& s) const;
   std::string SeriesString(const Series& s) const;
 
+  // Both Appends; `refs` empty for plain Append.
+  absl::StatusOr<AppendStats> AppendImpl(absl::Span<const SeriesSamples> batch,
+                                         absl::Span<SeriesRef> refs,
+                                         std::vector<size_t>* stale);
   // Appends one sample, updating stats. REQUIRES: shard lock held.
   void AppendSample(Series& s, int64_t t, double v, int64_t too_old_before,
                     AppendStats* stats);

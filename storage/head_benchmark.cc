@@ -39,21 +39,34 @@ void BM_Append(benchmark::State& state) {
   static Head* head = new Head(HeadOptions{}, new SimulatedClock());
   constexpr int kSeries = 10000;
   constexpr int kBatch = 1000;
-  const int me = state.threads() * 100 + state.thread_index();
+  const int me = static_cast<int>(state.range(0)) * 1000 +
+                 state.threads() * 100 + state.thread_index();
   std::vector<Labels> labels;
   labels.reserve(kSeries);
   for (int i = 0; i < kSeries; ++i) labels.push_back(SeriesLabels(me, i));
   std::vector<Sample> samples(kSeries);
   std::vector<SeriesSamples> batch(kBatch);
+  // by_ref:1 appends as the remote-write receiver does for series it knows:
+  // by ref, no labels (AppendWithRefs); by_ref:0 by labels (Append).
+  const bool by_ref = state.range(0) == 1;
+  std::vector<SeriesRef> refs(kSeries, 0), batch_refs(kBatch);
+  std::vector<size_t> stale;
   int64_t round = 0;
   int offset = 0;
   auto append_batch = [&]() -> int64_t {
     for (int i = 0; i < kBatch; ++i) {
       const int k = offset + i;
       samples[k] = {round * 15000, static_cast<double>(round * (k % 5))};
-      batch[i] = {&labels[k], {&samples[k], 1}};
+      batch[i] = {refs[k] != 0 ? nullptr : &labels[k], {&samples[k], 1}};
+      batch_refs[i] = refs[k];
     }
-    auto r = head->Append(batch);
+    absl::StatusOr<AppendStats> r;
+    if (by_ref) {
+      r = head->AppendWithRefs(batch, absl::MakeSpan(batch_refs), &stale);
+      for (int i = 0; i < kBatch; ++i) refs[offset + i] = batch_refs[i];
+    } else {
+      r = head->Append(batch);
+    }
     offset += kBatch;
     if (offset == kSeries) {
       offset = 0;
@@ -73,7 +86,13 @@ void BM_Append(benchmark::State& state) {
   }
   state.SetItemsProcessed(appended);
 }
-BENCHMARK(BM_Append)->Threads(1)->Threads(2)->UseRealTime();
+BENCHMARK(BM_Append)
+    ->ArgName("by_ref")
+    ->Arg(0)
+    ->Arg(1)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 // 100k series: 100 metric names x 10 jobs x 10k instances (10 series each).
 const Head& BigHead() {

@@ -556,7 +556,7 @@ TEST(Head, ResourceExhaustedAppliesNothing) {
   // The limit follows what is held: it refuses while full and accepts again
   // once truncation freed the chunks (OOO folding included).
   HeadOptions limit_opts;
-  limit_opts.max_chunk_bytes = 3000;
+  limit_opts.max_chunk_bytes = 2200;  // 1000-sample batches estimate 2000
   limit_opts.out_of_order_window_ms = 1000000;
   Head limited(limit_opts, &clock);
   std::vector<Sample> first, late, second;
@@ -572,6 +572,99 @@ TEST(Head, ResourceExhaustedAppliesNothing) {
   limited.Truncate(5000);
   EXPECT_EQ(limited.Stats().chunk_bytes, 0);
   EXPECT_THAT(limited.Append({&b3, 1}), IsOk());
+}
+
+TEST(Head, AppendWithRefsReturnsRefsAndGoesStraightToTheSeries) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  std::vector<Labels> labels;
+  for (int i = 0; i < 300; ++i) {
+    labels.push_back(L({{"__name__", "m"}, {"i", std::to_string(i)}}));
+  }
+  const std::vector<Sample> first = {{1000, 1}};
+  std::vector<SeriesSamples> batch;
+  for (const Labels& l : labels) batch.push_back({&l, first});
+  // An entry without samples is not created and gets no ref.
+  const Labels empty_series = L({{"__name__", "nothing"}});
+  batch.push_back({&empty_series, {}});
+  std::vector<SeriesRef> refs(batch.size(), 0);
+  std::vector<size_t> stale;
+  auto r = head.AppendWithRefs(batch, absl::MakeSpan(refs), &stale);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->appended, 300);
+  EXPECT_THAT(stale, IsEmpty());
+  EXPECT_EQ(refs.back(), 0u);
+  refs.pop_back();
+  batch.pop_back();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    ASSERT_NE(refs[i], 0u);
+    EXPECT_EQ(refs[i], RefOf(head, labels[i])) << i;
+  }
+  // By ref only: labels null, samples land in the right series.
+  std::vector<Sample> second(labels.size());
+  std::vector<SeriesSamples> by_ref(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    second[i] = {2000, 10.0 + i};
+    by_ref[i] = {nullptr, absl::MakeConstSpan(&second[i], 1)};
+  }
+  std::vector<SeriesRef> given = refs;
+  r = head.AppendWithRefs(by_ref, absl::MakeSpan(given), &stale);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->appended, 300);
+  EXPECT_EQ(given, refs);
+  for (size_t i = 0; i < labels.size(); ++i) {
+    EXPECT_THAT(Read(head, refs[i]),
+                ElementsAre(SampleIs(1000, 1), SampleIs(2000, 10.0 + i)));
+  }
+  // Rejections through a ref name the series.
+  const std::vector<Sample> older = {{500, 1}};
+  SeriesSamples one{nullptr, older};
+  SeriesRef ref0 = refs[0];
+  r = head.AppendWithRefs({&one, 1}, {&ref0, 1}, &stale);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rejected_out_of_order, 1);
+  EXPECT_THAT(r->first_rejection, HasSubstr("series m{i=\"0\"} t=500"));
+  // A ref-only entry needs no labels, a ref 0 entry does.
+  SeriesRef zero = 0;
+  EXPECT_THAT(head.AppendWithRefs({&one, 1}, {&zero, 1}, &stale),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(head.AppendWithRefs({&one, 1}, {}, &stale),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(Head, AppendWithRefsReportsDroppedSeriesAsStale) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const Labels gone = L({{"__name__", "gone"}});
+  const Labels kept = L({{"__name__", "kept"}});
+  AppendOne(head, gone, {{1000, 1}});
+  AppendOne(head, kept, {{1000, 1}, {9000, 2}});
+  const SeriesRef gone_ref = RefOf(head, gone);
+  const SeriesRef kept_ref = RefOf(head, kept);
+  head.Truncate(5000);
+  ASSERT_THAT(Read(head, gone_ref), IsEmpty());
+  const std::vector<Sample> s = {{10000, 3}};
+  // The stale entry is reported and not applied, even with labels given:
+  // the caller decides how to re-create it.
+  const std::vector<SeriesSamples> batch = {{&gone, s}, {nullptr, s}, {&gone, s}};
+  std::vector<SeriesRef> refs = {gone_ref, kept_ref, gone_ref};
+  std::vector<size_t> stale;
+  auto r = head.AppendWithRefs(batch, absl::MakeSpan(refs), &stale);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->appended, 1);
+  EXPECT_THAT(stale, ElementsAre(0u, 2u));
+  EXPECT_THAT(refs, ElementsAre(0u, kept_ref, 0u));
+  EXPECT_EQ(head.Stats().series, 1);
+  // Appended again by labels, it is re-created under a new ref.
+  SeriesRef again = 0;
+  r = head.AppendWithRefs({&batch[0], 1}, {&again, 1}, &stale);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->appended, 1);
+  EXPECT_NE(again, 0u);
+  EXPECT_NE(again, gone_ref);
+  EXPECT_THAT(Read(head, again), ElementsAre(SampleIs(10000, 3)));
+  EXPECT_THAT(Read(head, kept_ref),
+              ElementsAre(SampleIs(9000, 2), SampleIs(10000, 3)));
 }
 
 TEST(Head, ConcurrentAppendsAndReads) {

@@ -55,6 +55,10 @@ struct TailCursor {
   XorDecodeState state;
 };
 
+// Opaque id of a series inside one store. Valid until retention drops the
+// series; reading a dropped ref yields no samples, never a crash. Never 0.
+using SeriesRef = uint64_t;
+
 // A sink for samples. Thread-safe.
 class Appendable {
  public:
@@ -65,11 +69,37 @@ class Appendable {
   // memory or series limit would be exceeded, Unavailable when overloaded.
   virtual absl::StatusOr<AppendStats> Append(
       absl::Span<const SeriesSamples> batch) = 0;
-};
 
-// Opaque id of a series inside one store. Valid until retention drops the
-// series; reading a dropped ref yields no samples, never a crash.
-using SeriesRef = uint64_t;
+  // Append for callers that remember series between calls (the remote-write
+  // receiver), so that a known series costs no label work. REQUIRES:
+  // refs.size() == batch.size(). On input refs[i] != 0 names the series of
+  // batch[i] (a ref this store returned before; batch[i].labels is then
+  // ignored and may be null), 0 means "find or create by labels". On return
+  // refs[i] is the ref of the series the entry went to, or 0 when none (all
+  // samples too old for a new series, or a store without refs). An entry
+  // whose given ref is no longer held (dropped by retention) is not applied:
+  // its index goes to *stale (ascending) and its refs[i] becomes 0, so the
+  // caller can append it again by labels. Same errors as Append.
+  //
+  // The default, for stores that do not hand out refs: refs come back 0 and
+  // every entry given a ref is stale.
+  virtual absl::StatusOr<AppendStats> AppendWithRefs(
+      absl::Span<const SeriesSamples> batch, absl::Span<SeriesRef> refs,
+      std::vector<size_t>* stale) {
+    std::vector<SeriesSamples> by_labels;
+    by_labels.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (refs[i] != 0) {
+        stale->push_back(i);
+      } else {
+        by_labels.push_back(batch[i]);
+      }
+      refs[i] = 0;
+    }
+    if (by_labels.empty()) return AppendStats{};
+    return Append(by_labels);
+  }
+};
 
 struct SeriesHandle {
   SeriesRef ref;

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <bit>
 #include <cassert>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <numeric>
 
 #include "absl/status/status.h"
 
@@ -63,7 +65,7 @@ class BitReader {
     const uint64_t hi = Read(n - 32);
     return (hi << 32) | Read(32);
   }
-  // Counts leading one bits, up to `max` (<= 8), consuming them and the
+  // Counts leading one bits, up to `max` (<= 55), consuming them and the
   // terminating zero (when fewer than `max`).
   inline int ReadOnes(int max) {
     if (avail_ < max + 1) Refill();
@@ -77,6 +79,35 @@ class BitReader {
       avail_ -= ones + 1;
     }
     return ones;
+  }
+  // A Rice code with parameter k (<= 48): up to `escape` (<= 14) one bits
+  // and a zero, then k bits, in one refill. Returns false (consuming the
+  // `escape` ones) for an escape, which the caller reads itself.
+  inline bool ReadRice(int k, int escape, uint64_t* z) {
+    if (avail_ < escape + 1 + k) Refill();
+    const int ones = std::countl_one(buf_);
+    if (ones >= escape) {
+      buf_ <<= escape;
+      avail_ -= escape;
+      return false;
+    }
+    const uint64_t rest = buf_ << (ones + 1);
+    const uint64_t low = k == 0 ? 0 : rest >> (64 - k);
+    *z = (static_cast<uint64_t>(ones) << k) | low;
+    const int used = ones + 1 + k;
+    buf_ = used >= 64 ? 0 : buf_ << used;
+    avail_ -= used;
+    return true;
+  }
+  // Whether the next two bits are zero (without consuming them).
+  inline bool NextTwoZero() {
+    if (avail_ < 2) Refill();
+    return (buf_ >> 62) == 0;
+  }
+  // REQUIRES: n bits available (after a peek that refilled).
+  inline void Skip(int n) {
+    buf_ <<= n;
+    avail_ -= n;
   }
   bool overrun() const { return pad_bits_ > avail_; }
   // Bits consumed from the start of `data`.
@@ -118,6 +149,168 @@ class BitReader {
   int pad_bits_ = 0;  // zero bits added past the end (at the buffer's tail)
 };
 
+// The scales of the scaled-integer value form (see xor_chunk.h): v = m * f,
+// or v = m / f for the decimal ones.
+struct Scale {
+  double f;
+  bool div;
+};
+constexpr Scale kScales[] = {
+    {1.0, false},        {0.0625, false},     {0.1 / 4, false},
+    {0.01 / 4, false},   {0.001 / 4, false},  {0.0001 / 4, false},
+    {1e1, true},         {1e2, true},         {1e3, true},
+    {1e4, true},         {1e5, true},         {1e6, true},
+};
+constexpr int kNumScales = sizeof(kScales) / sizeof(kScales[0]);
+static_assert(kNumScales <= 16, "IntForm::failed has 16 bits");
+constexpr uint16_t kAllScalesFailed = (1u << kNumScales) - 1;
+
+// Rice: quotients of kRiceEscape or more are written as an escape.
+constexpr int kRiceEscape = 14;
+
+inline uint64_t WrapAdd(uint64_t a, uint64_t b) { return a + b; }
+
+// Value codes (see xor_chunk.h): three tables, picked by the state both
+// sides share. kFloat: no scale active; kMoving / kRepeating: a scale is
+// active and the series mostly moves / mostly repeats its value.
+enum ValueOp : uint8_t { kSame, kRice, kRaw, kWindow, kNewWindow };
+enum CodeTable : uint8_t { kFloat, kMoving, kRepeating };
+constexpr uint8_t kCodeLen[3][5] = {
+    {1, 0, 0, 2, 2}, {0, 1, 2, 3, 3}, {1, 2, 3, 4, 4}};
+constexpr uint8_t kCodeBits[3][5] = {{0b0, 0, 0, 0b10, 0b11},
+                                     {0, 0b0, 0b10, 0b110, 0b111},
+                                     {0b0, 0b10, 0b110, 0b1110, 0b1111}};
+constexpr int kMaxOnes[3] = {2, 3, 4};
+constexpr ValueOp kOpOf[3][5] = {
+    {kSame, kWindow, kNewWindow, kNewWindow, kNewWindow},
+    {kRice, kRaw, kWindow, kNewWindow, kNewWindow},
+    {kSame, kRice, kRaw, kWindow, kNewWindow}};
+constexpr uint8_t kRepeatingScore = 4;
+constexpr uint8_t kMaxScore = 7;
+
+// Encoder and decoder share these, so that both sides take every decision
+// about scales, gcd, prediction and Rice parameter from the same integers.
+struct XorValueCodec {
+  using IntForm = xor_internal::IntForm;
+
+  static double FromInt(int64_t m, int scale) {
+    const Scale& s = kScales[scale];
+    const double x = static_cast<double>(m);
+    if (scale == 0) return x;
+    return s.div ? x / s.f : x * s.f;
+  }
+
+  // Whether scale `scale` carries `bits` exactly; sets *m.
+  static bool ToInt(uint64_t bits, int scale, int64_t* m) {
+    if (scale == 0) {
+      if (!IsSmallInteger(bits)) return false;
+      *m = static_cast<int64_t>(std::bit_cast<double>(bits));
+      return true;
+    }
+    const Scale& s = kScales[scale];
+    const double v = std::bit_cast<double>(bits);
+    const double x = s.div ? v * s.f : v / s.f;
+    if (!(x >= -kMaxExactInt && x <= kMaxExactInt)) return false;  // NaN too
+    const int64_t r = std::llround(x);
+    for (int64_t c : {r, r - 1, r + 1}) {
+      if (c < -static_cast<int64_t>(kMaxExactInt) ||
+          c > static_cast<int64_t>(kMaxExactInt)) {
+        continue;
+      }
+      if (std::bit_cast<uint64_t>(FromInt(c, scale)) == bits) {
+        *m = c;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // After sample 0 and every XOR-written value.
+  static inline void ChooseScale(IntForm* f, uint64_t bits) {
+    f->scale = -1;
+    f->g = 0;
+    f->mean16 = 0;
+    f->avg16 = 0;
+    // Float series fail every scale within a few samples; from then on
+    // this is all there is to it.
+    if (f->failed == kAllScalesFailed) return;
+    const Found found = FindScale(f->failed, bits);
+    f->scale = found.scale;
+    f->m = found.m;
+    f->failed = found.failed;
+  }
+
+  struct Found {
+    int64_t m;
+    uint16_t failed;
+    int8_t scale;
+  };
+  // By value, so that the decoder's state stays in registers.
+  static __attribute__((noinline)) Found FindScale(uint16_t failed,
+                                                   uint64_t bits) {
+    const double v = std::bit_cast<double>(bits);
+    // NaN, Inf and zeros say nothing about the series' scale.
+    const bool telling = std::isfinite(v) && v != 0;
+    for (uint32_t open = ~uint32_t{failed} & ((1u << kNumScales) - 1);
+         open != 0; open &= open - 1) {
+      const int c = std::countr_zero(open);
+      int64_t m;
+      if (ToInt(bits, c, &m)) return Found{m, failed, static_cast<int8_t>(c)};
+      if (telling) failed = static_cast<uint16_t>(failed | (1u << c));
+    }
+    return Found{0, failed, -1};
+  }
+
+  static CodeTable Table(const IntForm& f) {
+    if (f.scale < 0) return kFloat;
+    return f.same_score >= kRepeatingScore ? kRepeating : kMoving;
+  }
+  // After every value written while a scale was active.
+  static void Score(IntForm* f, bool same) {
+    if (same) {
+      if (f->same_score < kMaxScore) ++f->same_score;
+    } else if (f->same_score > 0) {
+      --f->same_score;
+    }
+  }
+
+  static int RiceK(const IntForm& f) {
+    const int k = std::bit_width(static_cast<uint64_t>(f.avg16) >> 5);
+    return k > 48 ? 48 : k;
+  }
+  static int64_t Predict(const IntForm& f) { return (f.mean16 + 8) >> 4; }
+
+  // After a Rice-written delta of q units of g (wrapping arithmetic: a
+  // corrupt chunk decodes garbage, never undefined behaviour).
+  static void AfterRice(IntForm* f, int64_t q, uint64_t z) {
+    f->m = static_cast<int64_t>(
+        WrapAdd(static_cast<uint64_t>(f->m),
+                static_cast<uint64_t>(q) * static_cast<uint64_t>(f->g)));
+    const uint64_t q16 = static_cast<uint64_t>(q) << 4;
+    f->mean16 = static_cast<int64_t>(WrapAdd(
+        static_cast<uint64_t>(f->mean16),
+        static_cast<uint64_t>(
+            static_cast<int64_t>(q16 - static_cast<uint64_t>(f->mean16)) >> 3)));
+    const uint64_t zc = z < (uint64_t{1} << 40) ? z : (uint64_t{1} << 40);
+    f->avg16 += (static_cast<int64_t>(zc << 4) - f->avg16) >> 2;
+  }
+
+  // After a delta written whole (a zero one leaves g unknown). False only
+  // for a g no valid chunk has.
+  static bool AfterRaw(IntForm* f, int64_t d) {
+    f->m = static_cast<int64_t>(
+        WrapAdd(static_cast<uint64_t>(f->m), static_cast<uint64_t>(d)));
+    const uint64_t ad = d < 0 ? ~static_cast<uint64_t>(d) + 1
+                              : static_cast<uint64_t>(d);
+    const uint64_t g = std::gcd(static_cast<uint64_t>(f->g), ad);
+    if (g > (uint64_t{1} << 62)) return false;
+    f->g = static_cast<int64_t>(g);
+    const int64_t q = g == 0 ? 0 : d / f->g;
+    f->mean16 = static_cast<int64_t>(static_cast<uint64_t>(q) << 4);
+    return true;
+  }
+};
+
 }  // namespace
 
 XorEncoder::XorEncoder() { buf_.assign(2, 0); }
@@ -125,50 +318,74 @@ XorEncoder::XorEncoder() { buf_.assign(2, 0); }
 double XorEncoder::last_value() const { return std::bit_cast<double>(prev_v_); }
 
 void XorEncoder::WriteBits(uint64_t v, int n) {
-  while (n > 0) {
-    const int used = bit_len_ & 7;
-    if (used == 0) buf_.push_back(0);
+  if (n == 0) return;
+  if (n < 64) v &= (uint64_t{1} << n) - 1;
+  const int used = static_cast<int>(bit_len_ & 7);
+  bit_len_ += static_cast<uint32_t>(n);
+  if (used != 0) {
+    // Most codes are a few bits and fit the partly filled last byte.
     const int free = 8 - used;
-    const int take = n < free ? n : free;
-    const uint64_t part = (v >> (n - take)) & ((uint64_t{1} << take) - 1);
-    buf_.back() |= static_cast<uint8_t>(part << (free - take));
-    n -= take;
-    bit_len_ += take;
+    if (n <= free) {
+      buf_.back() |= static_cast<uint8_t>(v << (free - n));
+      return;
+    }
+    n -= free;
+    buf_.back() |= static_cast<uint8_t>(v >> n);
+    v &= (uint64_t{1} << n) - 1;
   }
+  while (n >= 8) {
+    n -= 8;
+    buf_.push_back(static_cast<uint8_t>(v >> n));
+  }
+  if (n > 0) buf_.push_back(static_cast<uint8_t>(v << (8 - n)));
+}
+
+void XorEncoder::WriteOp(int table, int op) {
+  WriteBits(kCodeBits[table][op], kCodeLen[table][op]);
 }
 
 void XorEncoder::WriteValue(uint64_t bits) {
   const uint64_t x = bits ^ prev_v_;
-  if (x == 0) {
-    WriteBits(0, 1);
+  const CodeTable table = XorValueCodec::Table(form_);
+  if (table == kFloat) {
+    if (x == 0) {
+      WriteOp(table, kSame);
+      return;
+    }
+    WriteWindowed(x, table);
+    XorValueCodec::ChooseScale(&form_, bits);
     return;
   }
-  if (num_samples_ > 0 && IsSmallInteger(prev_v_) && IsSmallInteger(bits)) {
-    const int64_t d =
-        static_cast<int64_t>(std::bit_cast<double>(bits)) -
-        static_cast<int64_t>(std::bit_cast<double>(prev_v_));
-    const uint64_t z = ZigZag(d);
-    // Only worth it when shorter than the XOR form would be.
-    int xor_cost;
-    const int lead = std::min(std::countl_zero(x), 31);
-    const int trail = std::countr_zero(x);
-    if (lead_ != 0xff && lead >= lead_ && trail >= trail_) {
-      xor_cost = 3 + 64 - lead_ - trail_;
+  if (table == kRepeating && x == 0) {
+    WriteOp(table, kSame);
+    XorValueCodec::Score(&form_, true);
+    return;
+  }
+  int64_t m;
+  if (x == 0 || XorValueCodec::ToInt(bits, form_.scale, &m)) {
+    if (x == 0) m = form_.m;
+    const int64_t d = m - form_.m;  // both within 2^53
+    const int64_t g = form_.g;
+    // With g still unknown only a repeated value (q = 0) can go this way.
+    if (g == 1 || (g != 0 && d % g == 0) || (g == 0 && d == 0)) {
+      const int64_t q = g == 1 ? d : (g == 0 ? 0 : d / g);
+      const uint64_t z = ZigZag(q - XorValueCodec::Predict(form_));
+      const int k = XorValueCodec::RiceK(form_);
+      WriteOp(table, kRice);
+      const uint64_t hi = z >> k;
+      if (hi < kRiceEscape) {
+        WriteBits(((uint64_t{1} << hi) - 1) << 1, static_cast<int>(hi) + 1);
+        if (k > 0) WriteBits(z & ((uint64_t{1} << k) - 1), k);
+      } else {
+        const int len = std::bit_width(z);
+        WriteBits((uint64_t{1} << kRiceEscape) - 1, kRiceEscape);
+        WriteBits(static_cast<uint64_t>(len - 1), 6);
+        WriteBits(z, len);
+      }
+      XorValueCodec::AfterRice(&form_, q, z);
     } else {
-      xor_cost = 3 + 11 + 64 - lead - trail;
-    }
-    int int_cost;
-    if (z < (1u << 7)) {
-      int_cost = 2 + 1 + 7;
-    } else if (z < (1u << 14)) {
-      int_cost = 2 + 2 + 14;
-    } else if (z < (1u << 24)) {
-      int_cost = 2 + 3 + 24;
-    } else {
-      int_cost = 2 + 3 + 64;
-    }
-    if (int_cost <= xor_cost) {
-      WriteBits(0b10, 2);
+      const uint64_t z = ZigZag(d);
+      WriteOp(table, kRaw);
       if (z < (1u << 7)) {
         WriteBits(0, 1);
         WriteBits(z, 7);
@@ -182,24 +399,28 @@ void XorEncoder::WriteValue(uint64_t bits) {
         WriteBits(0b111, 3);
         WriteBits(z, 64);
       }
-      return;
+      XorValueCodec::AfterRaw(&form_, d);
     }
+    XorValueCodec::Score(&form_, x == 0);
+    return;
   }
-  WriteWindowed(x);
+  WriteWindowed(x, table);
+  XorValueCodec::Score(&form_, false);
+  XorValueCodec::ChooseScale(&form_, bits);
 }
 
-void XorEncoder::WriteWindowed(uint64_t x) {
+void XorEncoder::WriteWindowed(uint64_t x, int table) {
   int lead = std::countl_zero(x);
   const int trail = std::countr_zero(x);
   if (lead > 31) lead = 31;
   if (lead_ != 0xff && lead >= lead_ && trail >= trail_) {
-    WriteBits(0b110, 3);
+    WriteOp(table, kWindow);
     const int n = 64 - lead_ - trail_;
     WriteBits(x >> trail_, n);
     return;
   }
   const int n = 64 - lead - trail;
-  WriteBits(0b111, 3);
+  WriteOp(table, kNewWindow);
   WriteBits(lead, 5);
   WriteBits(n & 63, 6);  // 64 is written as 0
   WriteBits(x >> trail, n);
@@ -216,8 +437,12 @@ void XorEncoder::Append(int64_t t, double v) {
     if (len >= 63) len = 64;
     WriteBits(len == 64 ? 63 : len, 6);
     WriteBits(z, len);
-    prev_v_ = 0;
-    WriteValue(bits);
+    if (bits == 0) {
+      WriteOp(kFloat, kSame);
+    } else {
+      WriteWindowed(bits, kFloat);  // XOR against +0.0
+    }
+    XorValueCodec::ChooseScale(&form_, bits);
     min_t_ = t;
     prev_delta_ = 0;
   } else {
@@ -266,85 +491,154 @@ int XorChunkNumSamples(absl::Span<const uint8_t> chunk) {
 
 namespace {
 
-// The decode loop shared by DecodeXorChunk and DecodeXorChunkFrom: decodes
-// samples [st.index, n) from `r`, writing those in [mint, maxt] to out_t /
-// out_v; stops after the first sample past maxt when stop_past_maxt (the
-// state then includes that sample). Returns how many were written, or -1
-// for a malformed window.
-template <bool kStopPastMaxt>
-inline int64_t DecodeLoop(BitReader& r, XorDecodeState& st, int n,
-                          int64_t mint, int64_t maxt, int64_t* out_t,
-                          double* out_v) {
-  int64_t t = st.t, delta = st.delta;
-  uint64_t v = st.v;
-  int lead = st.lead, trail = st.trail;
-  int64_t kept = 0;
-  int i = static_cast<int>(st.index);
-  for (; i < n; ++i) {
-    if (i == 0) {
-      int len = static_cast<int>(r.Read(6));
-      if (len == 63) len = 64;
-      t = UnZigZag(r.ReadWide(len));
-    } else {
-      int64_t dod;
-      switch (r.ReadOnes(5)) {
-        case 0: dod = 0; break;
-        case 1: dod = SignExtend(r.Read(8), 8); break;
-        case 2: dod = SignExtend(r.Read(14), 14); break;
-        case 3: dod = SignExtend(r.Read(20), 20); break;
-        case 4: dod = SignExtend(r.Read(32), 32); break;
-        default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
-      }
-      delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
-                                   static_cast<uint64_t>(dod));
-      t = static_cast<int64_t>(static_cast<uint64_t>(t) +
-                               static_cast<uint64_t>(delta));
+// Samples from..n-1 of a chunk whose value stream has no scale left (table
+// kFloat for good), into out_*[i - from]. False on a missing or bad value
+// window.
+bool DecodeFloatTail(BitReader& r, int from, int n, int64_t& t,
+                     int64_t& delta, uint64_t& v, int& lead, int& trail,
+                     int64_t* out_t, double* out_v) {
+  for (int i = from; i < n; ++i) {
+    int64_t dod;
+    switch (r.ReadOnes(5)) {
+      case 0: dod = 0; break;
+      case 1: dod = SignExtend(r.Read(8), 8); break;
+      case 2: dod = SignExtend(r.Read(14), 14); break;
+      case 3: dod = SignExtend(r.Read(20), 20); break;
+      case 4: dod = SignExtend(r.Read(32), 32); break;
+      default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
     }
-    // Value.
-    switch (r.ReadOnes(3)) {
+    delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
+                                 static_cast<uint64_t>(dod));
+    t = static_cast<int64_t>(static_cast<uint64_t>(t) +
+                             static_cast<uint64_t>(delta));
+    switch (r.ReadOnes(2)) {
       case 0:
         break;
-      case 1: {
-        uint64_t z;
-        switch (r.ReadOnes(3)) {
-          case 0: z = r.Read(7); break;
-          case 1: z = r.Read(14); break;
-          case 2: z = r.Read(24); break;
-          default: z = r.ReadWide(64); break;
-        }
-        const double prev = std::bit_cast<double>(v);
-        const int64_t base = (prev >= -kMaxExactInt && prev <= kMaxExactInt)
-                                 ? static_cast<int64_t>(prev)
-                                 : 0;  // only in corrupt chunks
-        const int64_t next = static_cast<int64_t>(
-            static_cast<uint64_t>(base) + static_cast<uint64_t>(UnZigZag(z)));
-        v = std::bit_cast<uint64_t>(static_cast<double>(next));
+      case 1:
+        if (lead < 0) return false;
+        v ^= r.ReadWide(64 - lead - trail) << trail;
         break;
-      }
-      case 2: {
-        if (lead < 0) return -1;
-        const int bits = 64 - lead - trail;
-        v ^= r.ReadWide(bits) << trail;
-        break;
-      }
       default: {
         lead = static_cast<int>(r.Read(5));
         int bits = static_cast<int>(r.Read(6));
         if (bits == 0) bits = 64;
-        if (lead + bits > 64) return -1;
+        if (lead + bits > 64) return false;
         trail = 64 - lead - bits;
         v ^= r.ReadWide(bits) << trail;
         break;
       }
     }
-    if (kStopPastMaxt && t > maxt) {
-      ++i;
-      break;
+    out_t[i - from] = t;
+    out_v[i - from] = std::bit_cast<double>(v);
+  }
+  return true;
+}
+
+// Decodes samples st.index..n-1 into out_*[0..], all of them, and leaves
+// `st` after the last. Returns null, or what is wrong with the chunk (then
+// `st` is garbage).
+const char* DecodeLoop(BitReader& r, XorDecodeState& st, int n,
+                       int64_t* out_t, double* out_v) {
+  int64_t t = st.t, delta = st.delta;
+  uint64_t v = st.v;
+  int lead = st.lead, trail = st.trail;
+  xor_internal::IntForm form = st.form;
+  const int from = static_cast<int>(st.index);
+  int i = from;
+  for (; i < n; ++i) {
+    const CodeTable table = XorValueCodec::Table(form);
+    ValueOp op;
+    if (i > 0 && r.NextTwoZero()) {
+      // The common case: an unchanged interval and the value code '0'.
+      r.Skip(2);
+      t = static_cast<int64_t>(static_cast<uint64_t>(t) +
+                               static_cast<uint64_t>(delta));
+      op = table == kMoving ? kRice : kSame;
+    } else {
+      if (i == 0) {
+        int len = static_cast<int>(r.Read(6));
+        if (len == 63) len = 64;
+        t = UnZigZag(r.ReadWide(len));
+      } else {
+        int64_t dod;
+        switch (r.ReadOnes(5)) {
+          case 0: dod = 0; break;
+          case 1: dod = SignExtend(r.Read(8), 8); break;
+          case 2: dod = SignExtend(r.Read(14), 14); break;
+          case 3: dod = SignExtend(r.Read(20), 20); break;
+          case 4: dod = SignExtend(r.Read(32), 32); break;
+          default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
+        }
+        delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
+                                     static_cast<uint64_t>(dod));
+        t = static_cast<int64_t>(static_cast<uint64_t>(t) +
+                                 static_cast<uint64_t>(delta));
+      }
+      op = kOpOf[table][r.ReadOnes(kMaxOnes[table])];
     }
-    if (t >= mint) {
-      out_t[kept] = t;
-      out_v[kept] = std::bit_cast<double>(v);
-      ++kept;
+    // Value.
+    bool xored = false;
+    const uint64_t before = v;
+    switch (op) {
+      case kSame:
+        break;
+      case kRice:
+      case kRaw: {
+        if (op == kRice) {
+          uint64_t z;
+          if (!r.ReadRice(XorValueCodec::RiceK(form), kRiceEscape, &z)) {
+            z = r.ReadWide(static_cast<int>(r.Read(6)) + 1);
+          }
+          const int64_t q = static_cast<int64_t>(
+              WrapAdd(static_cast<uint64_t>(XorValueCodec::Predict(form)),
+                      static_cast<uint64_t>(UnZigZag(z))));
+          XorValueCodec::AfterRice(&form, q, z);
+        } else {
+          uint64_t z;
+          switch (r.ReadOnes(3)) {
+            case 0: z = r.Read(7); break;
+            case 1: z = r.Read(14); break;
+            case 2: z = r.Read(24); break;
+            default: z = r.ReadWide(64); break;
+          }
+          if (!XorValueCodec::AfterRaw(&form, UnZigZag(z))) {
+            return "xor chunk has a bad integer unit";
+          }
+        }
+        v = std::bit_cast<uint64_t>(XorValueCodec::FromInt(form.m, form.scale));
+        break;
+      }
+      case kWindow: {
+        if (lead < 0) return "xor chunk reuses a missing window";
+        const int bits = 64 - lead - trail;
+        v ^= r.ReadWide(bits) << trail;
+        xored = true;
+        break;
+      }
+      case kNewWindow: {
+        lead = static_cast<int>(r.Read(5));
+        int bits = static_cast<int>(r.Read(6));
+        if (bits == 0) bits = 64;
+        if (lead + bits > 64) return "xor chunk has a bad value window";
+        trail = 64 - lead - bits;
+        v ^= r.ReadWide(bits) << trail;
+        xored = true;
+        break;
+      }
+    }
+    if (table != kFloat) XorValueCodec::Score(&form, v == before);
+    if (xored || i == 0) XorValueCodec::ChooseScale(&form, v);
+    out_t[i - from] = t;
+    out_v[i - from] = std::bit_cast<double>(v);
+    if (form.scale < 0 && form.failed == kAllScalesFailed) {
+      // No scale can come back in this chunk: the rest is plain XOR, in
+      // a loop with nothing else to keep in registers.
+      if (!DecodeFloatTail(r, i + 1, n, t, delta, v, lead, trail,
+                           out_t + (i + 1 - from), out_v + (i + 1 - from))) {
+        return "xor chunk has a missing or bad value window";
+      }
+      i = n;
+      break;
     }
   }
   st.t = t;
@@ -352,7 +646,24 @@ inline int64_t DecodeLoop(BitReader& r, XorDecodeState& st, int n,
   st.v = v;
   st.lead = static_cast<int16_t>(lead);
   st.trail = static_cast<uint8_t>(trail);
+  st.form = form;
   st.index = static_cast<uint32_t>(i);
+  return nullptr;
+}
+
+// Keeps the samples of out_*[0, count) with mint <= t <= maxt, stopping at
+// the first past maxt (the head only writes increasing timestamps).
+size_t KeepRange(int64_t* out_t, double* out_v, size_t count, int64_t mint,
+                 int64_t maxt) {
+  size_t kept = 0;
+  for (size_t i = 0; i < count; ++i) {
+    if (out_t[i] > maxt) break;
+    if (out_t[i] >= mint) {
+      out_t[kept] = out_t[i];
+      out_v[kept] = out_v[i];
+      ++kept;
+    }
+  }
   return kept;
 }
 
@@ -374,17 +685,19 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
   ts->resize(start + n);
   vs->resize(start + n);
   XorDecodeState st;
-  const int64_t kept = DecodeLoop<true>(r, st, n, mint, maxt,
-                                        ts->data() + start, vs->data() + start);
-  if (kept < 0 || r.overrun()) {
+  const char* error =
+      DecodeLoop(r, st, n, ts->data() + start, vs->data() + start);
+  if (error == nullptr && r.overrun()) error = "xor chunk truncated";
+  if (error != nullptr) {
     ts->resize(start);
     vs->resize(start);
-    return absl::InternalError(kept < 0 ? "xor chunk has a bad value window"
-                                        : "xor chunk truncated");
+    return absl::InternalError(error);
   }
-  ts->resize(start + static_cast<size_t>(kept));
-  vs->resize(start + static_cast<size_t>(kept));
-  return static_cast<size_t>(kept);
+  const size_t kept = KeepRange(ts->data() + start, vs->data() + start,
+                                static_cast<size_t>(n), mint, maxt);
+  ts->resize(start + kept);
+  vs->resize(start + kept);
+  return kept;
 }
 
 absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
@@ -407,20 +720,22 @@ absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
   ts->resize(start + todo);
   vs->resize(start + todo);
   XorDecodeState st = *state;
-  const int64_t kept =
-      DecodeLoop<false>(r, st, n, mint, std::numeric_limits<int64_t>::max(),
-                        ts->data() + start, vs->data() + start);
-  if (kept < 0 || r.overrun()) {
+  const char* error =
+      DecodeLoop(r, st, n, ts->data() + start, vs->data() + start);
+  if (error == nullptr && r.overrun()) error = "xor chunk truncated";
+  if (error != nullptr) {
     ts->resize(start);
     vs->resize(start);
-    return absl::InternalError(kept < 0 ? "xor chunk has a bad value window"
-                                        : "xor chunk truncated");
+    return absl::InternalError(error);
   }
   st.bit_pos = static_cast<uint32_t>(r.BitPos(chunk.data()));
   *state = st;
-  ts->resize(start + static_cast<size_t>(kept));
-  vs->resize(start + static_cast<size_t>(kept));
-  return static_cast<size_t>(kept);
+  const size_t kept =
+      KeepRange(ts->data() + start, vs->data() + start, todo, mint,
+                std::numeric_limits<int64_t>::max());
+  ts->resize(start + kept);
+  vs->resize(start + kept);
+  return kept;
 }
 
 }  // namespace vigil::storage

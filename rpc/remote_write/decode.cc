@@ -214,7 +214,182 @@ absl::Status DecodeSeries(std::string_view data, size_t base, size_t index,
   return absl::OkStatus();
 }
 
+// The remote-write fast path below builds "where" strings only on error.
+std::string SeriesWhere(size_t index) {
+  return absl::StrCat("timeseries[", index, "]");
+}
+
+// A Sample message as Prometheus writes it (value, then timestamp, nothing
+// else) without the general field loop; false when it is laid out any other
+// way, and the general decoder takes over.
+bool DecodeSampleFast(std::string_view m, storage::Sample* s) {
+  if (m.size() < 11 || m[0] != 0x09 || m[9] != 0x10) return false;
+  uint64_t t = 0;
+  size_t i = 10;
+  for (int shift = 0; shift < 64 && i < m.size(); shift += 7) {
+    const uint8_t b = static_cast<uint8_t>(m[i++]);
+    if (shift == 63 && b > 1) return false;  // overflow: the slow path says so
+    t |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      if (i != m.size()) return false;
+      std::memcpy(&s->v, m.data() + 1, 8);
+      s->t = static_cast<int64_t>(t);
+      return true;
+    }
+  }
+  return false;
+}
+
+absl::Status DecodeSeriesView(std::string_view data, size_t base,
+                              size_t index, RequestView* out,
+                              DecodeStats* stats) {
+  RequestView::Series sv{};
+  sv.message_offset = static_cast<uint32_t>(base);
+  sv.message_size = static_cast<uint32_t>(data.size());
+  sv.first_sample = static_cast<uint32_t>(out->samples.size());
+  size_t key_begin = 0, key_end = 0;
+  bool any_label = false, contiguous = true;
+  Reader r(data, base);
+  while (!r.done()) {
+    const size_t field_start = r.offset();
+    uint64_t tag;
+    if (!r.Varint(&tag)) {
+      return Error(SeriesWhere(index), "truncated field tag", field_start);
+    }
+    const uint32_t field = static_cast<uint32_t>(tag >> 3);
+    const uint32_t wt = static_cast<uint32_t>(tag & 7);
+    if (field == 0 || (tag >> 3) > 0x1fffffff) {
+      return Error(SeriesWhere(index), "invalid field number 0", field_start);
+    }
+    if (wt == kStartGroup || wt == kEndGroup || wt > kFixed32) {
+      return Error(SeriesWhere(index), absl::StrCat("unsupported wire type ", wt),
+                   field_start);
+    }
+    if (field == 1 || field == 2) {
+      if (wt != kLengthDelimited) {
+        return Error(SeriesWhere(index), "wrong wire type for message field",
+                     r.offset());
+      }
+      std::string_view sub;
+      size_t start;
+      const size_t at = r.offset();
+      if (!r.Bytes(&sub, &start)) {
+        return Error(SeriesWhere(index), "truncated length-delimited field",
+                     at);
+      }
+      if (field == 1) {
+        if (!any_label) {
+          key_begin = field_start;
+          key_end = r.offset();
+          any_label = true;
+        } else if (contiguous && field_start == key_end) {
+          key_end = r.offset();
+        } else {
+          contiguous = false;
+        }
+      } else {
+        storage::Sample smp;
+        if (!DecodeSampleFast(sub, &smp)) {
+          const std::string w = absl::StrCat(SeriesWhere(index), ".samples[",
+                                             sv.num_samples, "]");
+          absl::Status st = DecodeSample(sub, start, w, &smp);
+          if (!st.ok()) return st;
+        }
+        out->samples.push_back(smp);
+        ++sv.num_samples;
+      }
+    } else {
+      ++stats->ignored_fields;
+      const size_t at = r.offset();
+      if (!r.Skip(wt)) return Error(SeriesWhere(index), "truncated field", at);
+    }
+  }
+  if (contiguous) {
+    sv.key_offset = static_cast<uint32_t>(key_begin);
+    sv.key_size = static_cast<uint32_t>(key_end - key_begin);
+  } else {
+    // Labels interleaved with other fields: the key is their concatenation,
+    // which is still a sequence of whole label fields in order, so equal
+    // keys mean equal label lists. Already validated: no errors here.
+    sv.key_in_keys = true;
+    sv.key_offset = static_cast<uint32_t>(out->keys.size());
+    Reader again(data, base);
+    while (!again.done()) {
+      const size_t field_start = again.offset();
+      uint64_t tag;
+      again.Varint(&tag);
+      again.Skip(static_cast<uint32_t>(tag & 7));
+      if ((tag >> 3) == 1) {
+        out->keys.append(data.substr(field_start - base,
+                                     again.offset() - field_start));
+      }
+    }
+    sv.key_size = static_cast<uint32_t>(out->keys.size() - sv.key_offset);
+  }
+  stats->samples += sv.num_samples;
+  out->series.push_back(sv);
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+absl::Status DecodeRequestView(std::string_view data, RequestView* out,
+                               DecodeStats* stats) {
+  out->Clear();
+  out->request = data;
+  Reader r(data, 0);
+  const std::string_view where = "WriteRequest";
+  while (!r.done()) {
+    uint32_t field, wt;
+    absl::Status st = ReadTag(r, where, &field, &wt);
+    if (!st.ok()) return st;
+    if (field == 1) {
+      if (wt != kLengthDelimited) {
+        return Error(where, "wrong wire type for timeseries", r.offset());
+      }
+      std::string_view sub;
+      size_t start;
+      const size_t at = r.offset();
+      if (!r.Bytes(&sub, &start)) {
+        return Error(SeriesWhere(out->series.size()),
+                     "truncated length-delimited field", at);
+      }
+      st = DecodeSeriesView(sub, start, out->series.size(), out, stats);
+      if (!st.ok()) return st;
+    } else {
+      ++stats->ignored_fields;
+      st = SkipField(r, where, wt);
+      if (!st.ok()) return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeLabels(const RequestView& view, size_t index,
+                          std::vector<storage::Label>* labels) {
+  const RequestView::Series& sv = view.series[index];
+  Reader r(view.request.substr(sv.message_offset, sv.message_size),
+           sv.message_offset);
+  size_t k = 0;
+  while (!r.done()) {
+    uint64_t tag;
+    r.Varint(&tag);  // the structure was validated by DecodeRequestView
+    if ((tag >> 3) != 1) {
+      r.Skip(static_cast<uint32_t>(tag & 7));
+      continue;
+    }
+    std::string_view sub;
+    size_t start;
+    r.Bytes(&sub, &start);
+    labels->emplace_back();
+    absl::Status st =
+        DecodeLabel(sub, start,
+                    absl::StrCat(SeriesWhere(index), ".labels[", k++, "]"),
+                    &labels->back());
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
 
 bool IsValidUtf8(std::string_view s) {
   size_t i = 0;

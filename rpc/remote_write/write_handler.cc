@@ -1,11 +1,14 @@
 #include "rpc/remote_write/write_handler.h"
 
+#include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <snappy.h>
@@ -62,6 +65,39 @@ std::string CheckContentType(std::string_view content_type) {
   return "";
 }
 
+uint32_t SweepPeriodMinutes(const WriteHandlerOptions& o) {
+  return static_cast<uint32_t>(
+      std::max<int64_t>(1, absl::ToInt64Minutes(o.series_cache_max_idle) / 8));
+}
+
+// Per-thread buffers of one request, reused: a steady stream of requests
+// allocates nothing per series. Only ever touched by its thread.
+struct RequestScratch {
+  RequestView view;
+  std::vector<std::string_view> keys;
+  std::vector<uint64_t> hashes;
+  std::vector<storage::SeriesRef> cached;  // per series: ref or 0
+  std::vector<storage::Labels> labels;     // of the misses
+  std::vector<uint32_t> labels_of;         // per series: index or kNone
+  std::vector<storage::SeriesSamples> batch;
+  std::vector<storage::SeriesRef> refs;    // per batch entry
+  std::vector<uint32_t> series_of;         // per batch entry
+  std::vector<size_t> stale;
+  std::vector<SeriesRefCache::Insertion> inserts;
+  std::vector<storage::Label> decoded;
+};
+
+constexpr uint32_t kNone = ~uint32_t{0};
+
+void AddStats(const storage::AppendStats& b, storage::AppendStats* a) {
+  a->appended += b.appended;
+  a->duplicates_ignored += b.duplicates_ignored;
+  a->rejected_duplicate_timestamp += b.rejected_duplicate_timestamp;
+  a->rejected_out_of_order += b.rejected_out_of_order;
+  a->rejected_too_old += b.rejected_too_old;
+  if (a->first_rejection.empty()) a->first_rejection = b.first_rejection;
+}
+
 }  // namespace
 
 struct WriteHandler::Metrics {
@@ -92,6 +128,28 @@ struct WriteHandler::Metrics {
         too_old(rejected_family.Add({{"reason", "too_old"}})),
         invalid_labels(rejected_family.Add({{"reason", "invalid_labels"}})),
         overload(rejected_family.Add({{"reason", "overload"}})),
+        cache_lookups(prometheus::BuildCounter()
+                          .Name("vigil_remote_write_series_cache_lookups_total")
+                          .Help("Series of remote-write requests looked up by "
+                                "their raw label bytes, by result (hit: no "
+                                "label work; miss: decoded and validated; "
+                                "stale: the store had dropped the series).")
+                          .Register(*registry)),
+        cache_hits(cache_lookups.Add({{"result", "hit"}})),
+        cache_misses(cache_lookups.Add({{"result", "miss"}})),
+        cache_stale(cache_lookups.Add({{"result", "stale"}})),
+        cache_entries(prometheus::BuildGauge()
+                          .Name("vigil_remote_write_series_cache_entries")
+                          .Help("Series the remote-write receiver knows by "
+                                "their raw label bytes.")
+                          .Register(*registry)
+                          .Add({})),
+        cache_bytes(prometheus::BuildGauge()
+                        .Name("vigil_remote_write_series_cache_bytes")
+                        .Help("Approximate memory of the remote-write series "
+                              "cache.")
+                        .Register(*registry)
+                        .Add({})),
         duration(prometheus::BuildHistogram()
                      .Name("vigil_remote_write_request_duration_seconds")
                      .Help("Time to handle one remote-write request, from the "
@@ -118,6 +176,12 @@ struct WriteHandler::Metrics {
   prometheus::Counter& too_old;
   prometheus::Counter& invalid_labels;
   prometheus::Counter& overload;
+  prometheus::Family<prometheus::Counter>& cache_lookups;
+  prometheus::Counter& cache_hits;
+  prometheus::Counter& cache_misses;
+  prometheus::Counter& cache_stale;
+  prometheus::Gauge& cache_entries;
+  prometheus::Gauge& cache_bytes;
   prometheus::Histogram& duration;
 };
 
@@ -126,7 +190,10 @@ WriteHandler::WriteHandler(storage::Appendable* store,
                            WriteHandlerOptions options)
     : store_(store),
       options_(options),
-      metrics_(std::make_unique<Metrics>(registry)) {}
+      metrics_(std::make_unique<Metrics>(registry)),
+      cache_(options.series_cache),
+      start_(absl::Now()),
+      next_sweep_epoch_(SweepPeriodMinutes(options)) {}
 
 WriteHandler::~WriteHandler() = default;
 
@@ -157,6 +224,11 @@ http::Response WriteHandler::Handle(const http::Request& request) {
     }
   }
   return response;
+}
+
+void WriteHandler::UpdateCacheGauges() {
+  metrics_->cache_entries.Set(static_cast<double>(cache_.size()));
+  metrics_->cache_bytes.Set(static_cast<double>(cache_.MemoryBytes()));
 }
 
 http::Response WriteHandler::Overloaded(std::string message) {
@@ -232,25 +304,43 @@ http::Response WriteHandler::HandleInner(const http::Request& request,
     return Response::Text(400, "snappy: corrupt input\n");
   }
 
-  std::vector<DecodedSeries> series;
+  thread_local RequestScratch scratch;
+  RequestScratch& x = scratch;
   DecodeStats dstats;
-  absl::Status st = DecodeWriteRequest(decoded, &series, &dstats);
+  absl::Status st = DecodeRequestView(decoded, &x.view, &dstats);
   if (!st.ok()) {
     return Response::Text(400, absl::StrCat(st.message(), "\n"));
   }
-  decoded.clear();
-  decoded.shrink_to_fit();
   const int64_t total = dstats.samples;
   *samples_out = total;
   metrics_->received.Increment(static_cast<double>(total));
 
+  // Series seen before with the same label bytes are known by ref; only the
+  // others have their labels decoded and validated.
+  const size_t n = x.view.series.size();
+  const uint32_t epoch = static_cast<uint32_t>(
+      absl::ToInt64Minutes(absl::Now() - start_));
+  x.keys.resize(n);
+  x.hashes.resize(n);
+  x.cached.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    x.keys[i] = x.view.Key(x.view.series[i]);
+    x.hashes[i] = cache_.Hash(x.keys[i]);
+  }
+  cache_.Lookup(x.keys, x.hashes, absl::MakeSpan(x.cached), epoch);
+
   // Validate everything before storing anything.
-  std::vector<storage::Labels> labels(series.size());
-  for (size_t i = 0; i < series.size(); ++i) {
+  x.labels.clear();
+  x.labels_of.assign(n, kNone);
+  int64_t misses = 0;
+  auto decode_labels = [&](size_t i) -> std::optional<Response> {
+    x.decoded.clear();
+    absl::Status lst = DecodeLabels(x.view, i, &x.decoded);
+    if (!lst.ok()) return Response::Text(400, absl::StrCat(lst.message(), "\n"));
     auto fail = [&](absl::string_view reason) {
       metrics_->invalid_labels.Increment(static_cast<double>(total));
       std::string shown;
-      for (const storage::Label& l : series[i].labels) {
+      for (const storage::Label& l : x.decoded) {
         if (shown.size() > 200) {
           shown += ", ...";
           break;
@@ -262,47 +352,119 @@ http::Response WriteHandler::HandleInner(const http::Request& request,
           400, absl::StrCat("invalid labels in timeseries[", i, "] {", shown,
                             "}: ", reason, "; nothing was stored\n"));
     };
-    auto parsed = storage::Labels::FromUnsorted(series[i].labels);
+    auto parsed = storage::Labels::FromUnsorted(x.decoded);
     if (!parsed.ok()) return fail(parsed.status().message());
     if (!parsed->Has(storage::kMetricNameLabel)) {
       return fail("missing metric name (__name__ label)");
     }
-    labels[i] = *std::move(parsed);
+    x.labels_of[i] = static_cast<uint32_t>(x.labels.size());
+    x.labels.push_back(*std::move(parsed));
+    return std::nullopt;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    if (x.cached[i] != 0) continue;
+    ++misses;
+    if (auto bad = decode_labels(i)) return *std::move(bad);
+  }
+  metrics_->cache_hits.Increment(static_cast<double>(n - misses));
+  metrics_->cache_misses.Increment(static_cast<double>(misses));
+
+  // One entry per time-ordered run of a series' samples: the store wants
+  // each entry in time order; a sender that breaks that gets its older
+  // samples judged (and rejected) as out of order.
+  auto build_batch = [&](auto include) {
+    x.batch.clear();
+    x.refs.clear();
+    x.series_of.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (!include(i)) continue;
+      const RequestView::Series& sv = x.view.series[i];
+      absl::Span<const storage::Sample> s = x.view.SamplesOf(sv);
+      const storage::Labels* labels =
+          x.labels_of[i] == kNone ? nullptr : &x.labels[x.labels_of[i]];
+      size_t run_start = 0;
+      for (size_t j = 1; j <= s.size(); ++j) {
+        if (j == s.size() || s[j].t < s[j - 1].t) {
+          if (j > run_start) {
+            x.batch.push_back(storage::SeriesSamples{
+                labels, s.subspan(run_start, j - run_start)});
+            x.refs.push_back(x.cached[i]);
+            x.series_of.push_back(static_cast<uint32_t>(i));
+          }
+          run_start = j;
+        }
+      }
+    }
+  };
+  build_batch([](size_t) { return true; });
+  if (x.batch.empty()) return Response::NoContent();
+
+  auto refused = [&](const absl::Status& status) {
+    if (status.code() == absl::StatusCode::kResourceExhausted ||
+        status.code() == absl::StatusCode::kUnavailable) {
+      metrics_->overload.Increment(static_cast<double>(total));
+      return Overloaded(absl::StrCat("store refused the batch: ",
+                                     status.message(), "; retry later"));
+    }
+    return Response::Text(
+        500, absl::StrCat("store error: ", status.ToString(), "\n"));
+  };
+  auto remember = [&]() {
+    x.inserts.clear();
+    for (size_t j = 0; j < x.batch.size(); ++j) {
+      const uint32_t i = x.series_of[j];
+      if (x.refs[j] == 0 || x.refs[j] == x.cached[i]) continue;
+      x.cached[i] = x.refs[j];  // later runs of the series: nothing new
+      x.inserts.push_back({x.keys[i], x.hashes[i], x.refs[j]});
+    }
+    if (cache_.Insert(x.inserts, epoch) > 0) UpdateCacheGauges();
+  };
+
+  x.stale.clear();
+  absl::StatusOr<storage::AppendStats> result =
+      store_->AppendWithRefs(x.batch, absl::MakeSpan(x.refs), &x.stale);
+  if (!result.ok()) return refused(result.status());
+  remember();
+  if (!x.stale.empty()) {
+    // The store dropped some cached series (retention) since they were
+    // cached: append those again by labels, which re-creates them. Their
+    // labels were valid with these bytes; decoding cannot fail differently.
+    metrics_->cache_stale.Increment(static_cast<double>(x.stale.size()));
+    std::vector<bool> again(n, false);
+    for (size_t j : x.stale) {
+      const uint32_t i = x.series_of[j];
+      if (again[i]) continue;
+      again[i] = true;
+      x.cached[i] = 0;
+      if (x.labels_of[i] == kNone) {
+        if (auto bad = decode_labels(i)) return *std::move(bad);
+      }
+    }
+    build_batch([&](size_t i) { return again[i]; });
+    x.stale.clear();
+    absl::StatusOr<storage::AppendStats> more =
+        store_->AppendWithRefs(x.batch, absl::MakeSpan(x.refs), &x.stale);
+    // Not atomic with the first append: a limit hit here is answered 503
+    // and the sender's retry finds the samples already stored as
+    // duplicates (ignored), so nothing is lost or doubled.
+    if (!more.ok()) return refused(more.status());
+    remember();
+    AddStats(*more, &*result);
   }
 
-  std::vector<storage::SeriesSamples> batch;
-  batch.reserve(series.size());
-  for (size_t i = 0; i < series.size(); ++i) {
-    const std::vector<storage::Sample>& s = series[i].samples;
-    // The store wants each entry in time order; a sender that breaks that
-    // gets its older samples judged (and rejected) as out of order.
-    size_t run_start = 0;
-    for (size_t j = 1; j <= s.size(); ++j) {
-      if (j == s.size() || s[j].t < s[j - 1].t) {
-        if (j > run_start) {
-          batch.push_back(storage::SeriesSamples{
-              &labels[i],
-              absl::Span<const storage::Sample>(s.data() + run_start,
-                                                j - run_start)});
-        }
-        run_start = j;
+  if (cache_.size() > 0) {
+    uint32_t next = next_sweep_epoch_.load(std::memory_order_relaxed);
+    if (epoch >= next &&
+        next_sweep_epoch_.compare_exchange_strong(
+            next, epoch + SweepPeriodMinutes(options_))) {
+      const uint32_t idle = static_cast<uint32_t>(
+          std::max<int64_t>(1, absl::ToInt64Minutes(options_.series_cache_max_idle)));
+      if (epoch >= idle && cache_.EvictUnusedSince(epoch - idle) > 0) {
+        UpdateCacheGauges();
       }
     }
   }
-  if (batch.empty()) return Response::NoContent();
 
-  absl::StatusOr<storage::AppendStats> result = store_->Append(batch);
-  if (!result.ok()) {
-    if (result.status().code() == absl::StatusCode::kResourceExhausted ||
-        result.status().code() == absl::StatusCode::kUnavailable) {
-      metrics_->overload.Increment(static_cast<double>(total));
-      return Overloaded(absl::StrCat("store refused the batch: ",
-                                     result.status().message(),
-                                     "; retry later"));
-    }
-    return Response::Text(
-        500, absl::StrCat("store error: ", result.status().ToString(), "\n"));
-  }
   const storage::AppendStats& stats = *result;
   metrics_->appended.Increment(static_cast<double>(stats.appended));
   metrics_->out_of_order.Increment(

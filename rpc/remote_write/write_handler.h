@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "rpc/http/http.h"
+#include "rpc/remote_write/series_cache.h"
 #include "storage/storage.h"
 
 namespace prometheus {
@@ -33,6 +34,11 @@ struct WriteHandlerOptions {
   size_t max_inflight_bytes = size_t{1} << 30;
   // Sent as Retry-After (seconds) with every 503.
   absl::Duration retry_after = absl::Seconds(5);
+  // Series known by their raw label bytes (see series_cache.h) are forgotten
+  // after this long without a sample; they are then looked up by labels
+  // again. Checked every max_idle / 8.
+  absl::Duration series_cache_max_idle = absl::Hours(1);
+  SeriesRefCache::Options series_cache;
 };
 
 // Status codes, chosen for what Prometheus' sender does with them (it retries
@@ -45,6 +51,9 @@ struct WriteHandlerOptions {
 //   503  store refused the batch for memory or series limits, or too many
 //        requests in flight (with Retry-After): retrying later may succeed
 //   500  unexpected store error
+// A series seen before (same label bytes) goes to the store by ref, with no
+// label work; see SeriesRefCache. Only stores that hand out refs
+// (Appendable::AppendWithRefs) benefit; others get every series by labels.
 // Thread-safe; borrows the store and the registry, which must outlive it.
 class WriteHandler {
  public:
@@ -63,6 +72,7 @@ class WriteHandler {
   struct Metrics;
   http::Response HandleInner(const http::Request& request, int64_t* samples);
   http::Response Overloaded(std::string message);
+  void UpdateCacheGauges();
 
   storage::Appendable* const store_;
   const WriteHandlerOptions options_;
@@ -70,6 +80,9 @@ class WriteHandler {
   std::atomic<int> inflight_requests_{0};
   std::atomic<size_t> inflight_bytes_{0};
   std::atomic<int64_t> last_warn_ms_{0};
+  SeriesRefCache cache_;
+  const absl::Time start_;
+  std::atomic<uint32_t> next_sweep_epoch_;
 };
 
 }  // namespace vigil::rpc::remote_write
