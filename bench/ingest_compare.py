@@ -21,268 +21,16 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-DEFAULT_LOADGEN = [
-    os.path.expanduser(
-        "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/bench/loadgen/loadgen"),
-    os.path.join(ROOT, ".bazel/bin/bench/loadgen/loadgen"),
-    os.path.join(ROOT, "bazel-bin/bench/loadgen/loadgen"),
-]
-DEFAULT_VIGIL = [
-    os.path.expanduser(
-        "~/.cache/bazel-ob-bench/execroot/vigil/bazel-out/k8-opt/bin/rpc/server/vigil"),
-    os.path.join(ROOT, ".bazel/bin/rpc/server/vigil"),
-    os.path.join(ROOT, "bazel-bin/rpc/server/vigil"),
-]
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def first_existing(paths):
-    for p in paths:
-        if p and os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    return None
-
-
-def proc_cpu_seconds(pid):
-    """utime + stime of a process (and its reaped children are not counted)."""
-    with open(f"/proc/{pid}/stat") as f:
-        stat = f.read()
-    # Fields after the command name, which is in parentheses and may hold spaces.
-    fields = stat[stat.rindex(")") + 2:].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / CLK_TCK
-
-
-def proc_rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def http_get(url, timeout=5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read().decode("utf-8", "replace")
-
-
-def parse_metrics(text):
-    """Prometheus text format -> {name_with_labels: value} (no histograms)."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line[0] == "#":
-            continue
-        parts = line.rsplit(" ", 2)
-        # "name{labels} value [timestamp]"
-        try:
-            if len(parts) == 3:
-                try:
-                    float(parts[2])
-                    name, value = parts[0], parts[1]
-                    float(value)
-                except ValueError:
-                    name, value = " ".join(parts[:2]), parts[2]
-            else:
-                name, value = parts[0], parts[1]
-            out[name] = float(value)
-        except (ValueError, IndexError):
-            continue
-    return out
-
-
-def metric_sum(metrics, name):
-    """Sum of every series of `name` (with or without labels), or None."""
-    total, found = 0.0, False
-    for k, v in metrics.items():
-        if k == name or k.startswith(name + "{"):
-            total += v
-            found = True
-    return total if found else None
-
-
-class Target:
-    """One system under test, started on loopback in its own temp folder."""
-
-    name = ""
-    ready_path = "/-/ready"
-
-    def __init__(self, binary, workdir, port, extra_args):
-        self.binary = binary
-        self.workdir = workdir
-        self.port = port
-        self.extra_args = extra_args
-        self.proc = None
-        self.log_path = os.path.join(workdir, f"{self.name}.log")
-
-    def command(self):
-        raise NotImplementedError
-
-    @property
-    def base(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def write_url(self):
-        return self.base + "/api/v1/write"
-
-    def start(self, ready_timeout):
-        log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.command() + self.extra_args,
-                                     stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, start_new_session=True)
-        deadline = time.monotonic() + ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; "
-                                   f"see {self.log_path}:\n{tail(self.log_path)}")
-            try:
-                status, _ = http_get(self.base + self.ready_path, timeout=1)
-                if status == 200:
-                    return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready after {ready_timeout}s; "
-                           f"see {self.log_path}:\n{tail(self.log_path)}")
-
-    def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def stats(self):
-        """Target-specific counters read after ingest (may be empty)."""
-        return {}
-
-    def metrics(self):
-        try:
-            _, text = http_get(self.base + "/metrics", timeout=10)
-            return parse_metrics(text)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            return {}
-
-
-class Vigil(Target):
-    name = "vigil"
-
-    def command(self):
-        cfg = os.path.join(self.workdir, "vigil.yml")
-        with open(cfg, "w") as f:
-            f.write("global:\n  evaluation_interval: 15s\nrule_files: []\n")
-        return [self.binary, f"--web.listen-address=127.0.0.1:{self.port}",
-                f"--config.file={cfg}", "--storage.retention=2h"]
-
-    def stats(self):
-        m = self.metrics()
-        out = {}
-        for key in ("vigil_head_series", "vigil_head_chunk_bytes", "vigil_head_samples"):
-            v = metric_sum(m, key)
-            if v is not None:
-                out[key] = v
-        if out.get("vigil_head_samples"):
-            out["bytes_per_sample"] = (out.get("vigil_head_chunk_bytes", 0)
-                                       / out["vigil_head_samples"])
-        out["head_series"] = out.get("vigil_head_series")
-        return out
-
-
-class Prometheus(Target):
-    name = "prometheus"
-
-    def command(self):
-        cfg = os.path.join(self.workdir, "prometheus.yml")
-        with open(cfg, "w") as f:
-            f.write("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-        return [self.binary, f"--config.file={cfg}",
-                f"--storage.tsdb.path={os.path.join(self.workdir, 'data')}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-remote-write-receiver"]
-
-    def stats(self):
-        m = self.metrics()
-        return {
-            "head_series": metric_sum(m, "prometheus_tsdb_head_series"),
-            "samples_appended": metric_sum(m, "prometheus_tsdb_head_samples_appended_total"),
-            "head_chunks": metric_sum(m, "prometheus_tsdb_head_chunks"),
-        }
-
-
-class VictoriaMetrics(Target):
-    name = "victoriametrics"
-    ready_path = "/health"
-
-    def command(self):
-        return [self.binary, f"-storageDataPath={os.path.join(self.workdir, 'data')}",
-                f"-httpListenAddr=127.0.0.1:{self.port}"]
-
-    def stats(self):
-        # Flush in-memory buffers so that the counters below are complete.
-        try:
-            http_get(self.base + "/internal/force_flush", timeout=30)
-        except (urllib.error.URLError, ConnectionError, OSError):
-            pass
-        m = self.metrics()
-        return {
-            "rows_inserted": metric_sum(m, 'vm_rows_inserted_total{type="promremotewrite"}'),
-            "head_series": None,
-        }
-
-
-TARGETS = {"vigil": Vigil, "prometheus": Prometheus, "victoriametrics": VictoriaMetrics}
-BINARIES = {
-    "prometheus": ["/usr/bin/prometheus"],
-    "victoriametrics": ["/usr/bin/victoria-metrics"],
-}
-
-
-def tail(path, n=20):
-    try:
-        with open(path, "rb") as f:
-            return b"".join(f.readlines()[-n:]).decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def machine_info():
-    info = {"cores": os.cpu_count(), "loadavg_start": os.getloadavg()}
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("PRETTY_NAME="):
-                    info["os"] = line.split("=", 1)[1].strip().strip('"')
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    info["cpu"] = line.split(":", 1)[1].strip()
-                    break
-        with open("/proc/meminfo") as f:
-            info["mem_total_kb"] = int(f.readline().split()[1])
-    except OSError:
-        pass
-    return info
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# Re-exported for query_compare.py, which reaches them through this module.
+from harness_lib import (  # noqa: E402,F401
+    BINARIES, DEFAULT_LOADGEN, DEFAULT_VIGIL, ROOT, TARGETS, Prometheus, Target,
+    VictoriaMetrics, Vigil, first_existing, fmt, free_port, http_get, machine_info,
+    metric_sum, parse_metrics, proc_cpu_seconds, proc_rss_bytes, run_loadgen, tail)
 
 
 def run_one(kind, binary, loadgen, series, rounds, args):
@@ -298,19 +46,13 @@ def run_one(kind, binary, loadgen, series, rounds, args):
         cpu0 = proc_cpu_seconds(pid)
         load0 = os.getloadavg()[0]
         report_path = os.path.join(workdir, "loadgen.json")
-        cmd = [loadgen, f"--url={target.write_url}", f"--series={series}",
-               f"--rounds={rounds}", f"--connections={args.connections}",
-               f"--batch={args.batch}", f"--scrape_interval={args.scrape_interval}",
-               f"--json={report_path}", "--progress=false"]
         t0 = time.monotonic()
-        timed_out = False
-        try:
-            lg = subprocess.run(cmd, capture_output=True, text=True,
-                                timeout=args.run_timeout)
-        except subprocess.TimeoutExpired:
-            # Keep what was measured: the target's own count of samples
-            # stands in for the loadgen's report.
-            timed_out = True
+        report = run_loadgen(loadgen, target.write_url, series, rounds, report_path,
+                             args.run_timeout, connections=args.connections,
+                             batch=args.batch, scrape_interval=args.scrape_interval)
+        # On a timeout keep what was measured: the target's own count of
+        # samples stands in for the loadgen's report.
+        timed_out = report is None
         wall = time.monotonic() - t0
         cpu_ingest = proc_cpu_seconds(pid) - cpu0
         if timed_out:
@@ -319,11 +61,6 @@ def run_one(kind, binary, loadgen, series, rounds, args):
                       "latency_ms": {"p50": None, "p90": None, "p99": None, "max": None},
                       "status_counts": {}, "retries": None, "failed_requests": None,
                       "loadgen_cpu_seconds": None}
-        else:
-            if lg.returncode not in (0, 3):
-                raise RuntimeError(f"loadgen failed ({lg.returncode}): {lg.stderr}{lg.stdout}")
-            with open(report_path) as f:
-                report = json.load(f)
         # Let background work (flushes, merges, GC) finish, so that it is paid
         # for in the CPU figure and RSS is the steady state.
         time.sleep(args.settle)
@@ -369,10 +106,6 @@ def run_one(kind, binary, loadgen, series, rounds, args):
         else:
             result["workdir"] = workdir
     return result
-
-
-def fmt(v, spec):
-    return "n/a" if v is None else format(v, spec)
 
 
 def markdown(results, info):
