@@ -560,9 +560,10 @@ def markdown(doc, plots):
             where = f" at {c['series']:,} series" if c["series"] else ""
             lines.append(f"- {state}: {c['what']}{where} ({c['detail']})")
         lines.append("")
-    if doc.get("ramp"):
+    ramp = doc.get("ramp") or (ramp_summary(doc) if p.get("ramp") else None)
+    if ramp:
         lines += ["## Ramp (largest step that keeps up and fits its interval)", ""]
-        for t, r in doc["ramp"].items():
+        for t, r in ramp.items():
             lines.append(f"- {TARGET_TITLES.get(t, t)}: largest passing "
                          f"{hl.fmt(r['largest_passing_series'], ',')} series; first failing "
                          f"{hl.fmt(r['first_failing_series'], ',')}")
@@ -597,10 +598,10 @@ def nice_ticks(lo, hi, n=5):
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks, t = [], start
-    while t <= hi + step * 0.001:
-        ticks.append(round(t, 10))
-        t += step
+    # The last tick is at or above `hi`, so every point lies inside the plot.
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi:
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -629,7 +630,7 @@ def svg_line_chart(title, ylabel, lines, width=560, height=340):
                    'no data</text></svg>')
         return "\n".join(out) + "\n"
     xs = sorted({x for x, _ in pts})
-    logx = xs[0] > 0 and xs[-1] / xs[0] > 10
+    logx = xs[0] > 0 and xs[-1] / xs[0] >= 10
     fx = (lambda x: math.log10(x)) if logx else (lambda x: x)
     x0, x1 = fx(xs[0]), fx(xs[-1])
     if x1 == x0:
