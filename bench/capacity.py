@@ -743,7 +743,6 @@ def parser():
                    help="active series per step, comma list (e.g. 100000,1000000)")
     p.add_argument("--rounds", default="auto",
                    help="backfill rounds: one value or one per step; auto = 6 min of data")
-    p.add_argument("--scrape-interval", default="15s")
     p.add_argument("--churn", type=int, default=0, help="series replaced per minute")
     p.add_argument("--rules", type=int, default=1000)
     p.add_argument("--groups", type=int, default=10)
@@ -761,20 +760,8 @@ def parser():
                    help="also run latency_compare.py with N crossings per target")
     p.add_argument("--profile", action="store_true",
                    help="perf-sample vigil during its rule window")
-    p.add_argument("--connections", type=int, default=4)
-    p.add_argument("--batch", type=int, default=2000)
-    p.add_argument("--loadgen", default=None)
-    p.add_argument("--vigil", default=None)
-    p.add_argument("--prometheus", default=None)
-    p.add_argument("--victoriametrics", default=None)
-    p.add_argument("--vmalert", default=None)
-    p.add_argument("--settle", type=float, default=3.0)
-    p.add_argument("--ready-timeout", type=float, default=60.0)
-    p.add_argument("--run-timeout", type=float, default=1200.0,
-                   help="bound on one loadgen run, seconds")
-    p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
-    p.add_argument("--keep-data", action="store_true")
-    p.add_argument("--note", default="")
+    p.add_argument("--vmalert", default=None, help="vmalert binary (default: searched)")
+    hl.add_common_args(p, run_timeout=1200.0)
     p.add_argument("--report", nargs="+", metavar="JSON",
                    help="only rebuild the report from these result files")
     return p

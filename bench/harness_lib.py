@@ -485,6 +485,23 @@ class VictoriaMetrics(Target):
 TARGETS = {"vigil": Vigil, "prometheus": Prometheus, "victoriametrics": VictoriaMetrics}
 
 
+def add_common_args(p, run_timeout):
+    """The flags every harness shares: binaries, load shape, bounds, output."""
+    p.add_argument("--scrape-interval", default="15s", help="simulated scrape interval")
+    p.add_argument("--connections", type=int, default=4, help="loadgen connections")
+    p.add_argument("--batch", type=int, default=2000, help="samples per request")
+    for b in ("loadgen", "vigil", "prometheus", "victoriametrics"):
+        p.add_argument(f"--{b}", default=None, help=f"{b} binary (default: searched)")
+    p.add_argument("--settle", type=float, default=3.0,
+                   help="seconds to idle before and after the load")
+    p.add_argument("--ready-timeout", type=float, default=60.0)
+    p.add_argument("--run-timeout", type=float, default=run_timeout,
+                   help="bound on one loadgen run, seconds")
+    p.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
+    p.add_argument("--keep-data", action="store_true", help="keep the targets' data folders")
+    p.add_argument("--note", default="", help="free text stored with the results")
+
+
 def run_loadgen(loadgen, write_url, series, rounds, report_path, timeout,
                 connections=4, batch=2000, scrape_interval="15s", churn=0, start=None):
     """Runs the load generator; returns its JSON report, or None when it

@@ -26,11 +26,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-# Re-exported for query_compare.py, which reaches them through this module.
-from harness_lib import (  # noqa: E402,F401
-    BINARIES, DEFAULT_LOADGEN, DEFAULT_VIGIL, ROOT, TARGETS, Prometheus, Target,
-    VictoriaMetrics, Vigil, first_existing, fmt, free_port, http_get, machine_info,
-    metric_sum, parse_metrics, proc_cpu_seconds, proc_rss_bytes, run_loadgen, tail)
+from harness_lib import (  # noqa: E402
+    BINARIES, DEFAULT_LOADGEN, DEFAULT_VIGIL, ROOT, TARGETS, add_common_args,
+    first_existing, fmt, free_port, machine_info, proc_cpu_seconds, proc_rss_bytes,
+    run_loadgen)
 
 
 def run_one(kind, binary, loadgen, series, rounds, args):
@@ -172,21 +171,7 @@ def main():
                    help="comma list of active series counts, e.g. 100000,1000000")
     p.add_argument("--rounds", default="100",
                    help="scrape rounds; one value, or one per --series entry")
-    p.add_argument("--connections", type=int, default=4)
-    p.add_argument("--batch", type=int, default=2000)
-    p.add_argument("--scrape-interval", default="15s")
-    p.add_argument("--loadgen", default=None, help="loadgen binary")
-    p.add_argument("--vigil", default=None, help="vigil binary")
-    p.add_argument("--prometheus", default=None)
-    p.add_argument("--victoriametrics", default=None)
-    p.add_argument("--settle", type=float, default=3.0,
-                   help="seconds to idle before and after the load")
-    p.add_argument("--ready-timeout", type=float, default=60.0)
-    p.add_argument("--run-timeout", type=float, default=1800.0,
-                   help="bound on one loadgen run, seconds")
-    p.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
-    p.add_argument("--keep-data", action="store_true")
-    p.add_argument("--note", default="", help="free text stored with the results")
+    add_common_args(p, run_timeout=1800.0)
     p.add_argument("--plot", action="store_true",
                    help="also write ingest-<date>.png (needs matplotlib)")
     args = p.parse_args()

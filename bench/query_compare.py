@@ -22,7 +22,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ingest_compare as ic  # noqa: E402
+import harness_lib as ic  # noqa: E402
 
 QUERIES = [
     ("rate", 'rate(http_requests_total[5m])'),
