@@ -502,6 +502,34 @@ def ramp_summary(doc):
     return out
 
 
+def headline(doc):
+    """One compact table: a row per target and load step, latency appended."""
+    lat = {r["target"]: r for r in (doc.get("latency") or {}).get("results", [])}
+    lines = ["| target | series | samples/s | CPU s / 1M samples | RSS B / series "
+             "| rule-cycle CPU s | group duration mean / max s | missed | "
+             "alert p50 / p99 ms |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in sorted(doc["steps"], key=lambda s: (s["series"], doc["params"]["targets"].index(
+            s["target"]) if s["target"] in doc["params"]["targets"] else 9)):
+        la = lat.get(LATENCY_NAMES.get(s["target"]))
+        missed = get(s, "rules", "missed_iterations")
+        if missed is None and get(s, "rules", "evaluations_over_interval") is not None:
+            missed = f"{get(s, 'rules', 'evaluations_over_interval')} over interval"
+        elif missed is not None:
+            missed = f"{missed:.0f}"
+        lines.append(" | ".join([
+            f"| {TARGET_TITLES.get(s['target'], s['target'])}", f"{s['series']:,}",
+            cell(s, ("ingest", "samples_per_second"), ",.0f"),
+            cell(s, ("ingest", "cpu_seconds_per_million_samples"), ".2f"),
+            cell(s, ("ingest", "rss_bytes_per_series"), ",.0f"),
+            cell(s, ("rules", "cpu_seconds_per_cycle"), ".2f"),
+            cell(s, ("rules", "group_duration_mean_s"), ".2f") + " / "
+            + cell(s, ("rules", "group_duration_max_s"), ".2f"),
+            missed or "n/a",
+            f"{la['p50_ms']:.0f} / {la['p99_ms']:.0f}" if la and la.get("p99_ms") else "n/a",
+        ]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(doc, plots):
     m = doc["machine"]
     la = m.get("loadavg_start") or [0]
@@ -519,6 +547,7 @@ def markdown(doc, plots):
         f"{p['batch']} samples per request; rule window {p['cycles']} cycles "
         f"(bounded by {p['eval_timeout']:.0f} s).", "",
     ]
+    lines += ["## Headline", "", headline(doc)]
     targets = p["targets"]
     for series, by in sorted(steps_by_series(doc).items()):
         rounds = next(iter(by.values()))["rounds"]
@@ -712,7 +741,8 @@ def write_outputs(doc, out_dir, stamp):
 
 
 def merge_docs(paths):
-    """Several result files as one document (steps concatenated; the last
+    """Several result files as one document (steps concatenated, a later
+    step of the same target and series replacing an earlier one; the last
     latency run kept), for a report across separate runs."""
     docs = []
     for p in paths:
@@ -721,7 +751,10 @@ def merge_docs(paths):
     base = json.loads(json.dumps(docs[0]))
     targets = list(base["params"]["targets"])
     for d in docs[1:]:
-        base["steps"] += d["steps"]
+        # A later run of the same target and series replaces the earlier one.
+        again = {(s["target"], s["series"]) for s in d["steps"]}
+        base["steps"] = [s for s in base["steps"]
+                         if (s["target"], s["series"]) not in again] + d["steps"]
         targets += [t for t in d["params"]["targets"] if t not in targets]
         if d.get("latency"):
             base["latency"] = d["latency"]

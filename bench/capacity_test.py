@@ -140,6 +140,10 @@ class ReportTest(unittest.TestCase):
         self.assertIn("vigil: largest passing 10,000 series; first failing 100,000", md)
         self.assertIn("![Ingest](x-ingest.svg)", md)
         self.assertIn("load average 3.10 at start", md)
+        self.assertIn("| vigil | 100,000 | 120,000 | 4.00 | 450 | 2.50 | 0.30 / 16.00 | "
+                      "2 over interval | 500 / 990 |", md)
+        self.assertIn("| Prometheus 2.42 | 10,000 | 150,000 | 9.00 | 4,000 | 0.80 | "
+                      "0.07 / 0.20 | 0 | 480 / 1001 |", md)
 
     def test_failed_and_partial_steps_are_said(self):
         self.doc["steps"][3]["ingest"]["partial"] = True
@@ -175,7 +179,9 @@ class ReportTest(unittest.TestCase):
 
     def test_report_mode_merges_files_and_writes_everything(self):
         other = json.loads(json.dumps(self.doc))
-        other["steps"] = [dict(self.doc["steps"][0], series=1000000)]
+        # One new step, and a re-run of Prometheus at 10k replacing the old.
+        rerun = dict(self.doc["steps"][2], note="re-run")
+        other["steps"] = [dict(self.doc["steps"][0], series=1000000), rerun]
         other["command"] = "second run"
         second = os.path.join(self.tmp, "b.json")
         with open(second, "w") as f:
@@ -194,6 +200,8 @@ class ReportTest(unittest.TestCase):
         with open(os.path.join(self.tmp, stem + ".json")) as f:
             merged = json.load(f)
         self.assertEqual(len(merged["steps"]), 7)
+        self.assertEqual([s.get("note") for s in merged["steps"]
+                          if s["target"] == "prometheus" and s["series"] == 10000], ["re-run"])
         self.assertEqual(merged["merged_from"], ["capacity_canned.json", "b.json"])
         self.assertIn("## 1,000,000 active series", out.getvalue())
 

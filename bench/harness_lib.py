@@ -408,9 +408,9 @@ class Prometheus(Target):
         sched = metric_sum(m, "prometheus_rule_group_iterations_total")
         missed = metric_sum(m, "prometheus_rule_group_iterations_missed_total")
         return {"groups": {g: (t, dur.get(g, 0.0)) for g, t in last.items() if t > 0},
-                "count": None if sched is None else sched - (missed or 0),
-                "sum": metric_sum(m, "prometheus_rule_group_duration_seconds_sum"),
-                "missed": missed}
+                "count": (sched or 0.0) - (missed or 0.0),
+                "sum": metric_sum(m, "prometheus_rule_group_duration_seconds_sum") or 0.0,
+                "missed": missed or 0.0}
 
 
 class VictoriaMetrics(Target):
@@ -472,10 +472,12 @@ class VictoriaMetrics(Target):
         maxima = [v for k, v in m.items()
                   if k.startswith("vmalert_iteration_duration_seconds{")
                   and 'quantile="1"' in k]
+        # The per-group series appear with a group's first finished
+        # iteration: absent means none yet.
         return {"groups": None, "max": max(maxima) if maxima else None,
-                "count": metric_sum(m, "vmalert_iteration_duration_seconds_count"),
-                "sum": metric_sum(m, "vmalert_iteration_duration_seconds_sum"),
-                "missed": metric_sum(m, "vmalert_iteration_missed_total")}
+                "count": metric_sum(m, "vmalert_iteration_duration_seconds_count") or 0.0,
+                "sum": metric_sum(m, "vmalert_iteration_duration_seconds_sum") or 0.0,
+                "missed": metric_sum(m, "vmalert_iteration_missed_total") or 0.0}
 
     def stop(self):
         _stop_process(self.vmalert)
