@@ -195,6 +195,11 @@ def poll_rules(target, watcher, until, min_end, want_iterations, poll_s):
             return True
 
 
+def clean_symbol(text):
+    """perf pads the symbol column; keep the symbol, at most 120 characters."""
+    return re.split(r"\s{2,}", text.strip())[0][:120]
+
+
 def perf_top(pid, seconds, workdir, limit=15):
     """`perf record` of a running process for `seconds`; top symbols."""
     data = os.path.join(workdir, "perf.data")
@@ -214,7 +219,7 @@ def perf_top(pid, seconds, workdir, limit=15):
         m = re.match(r"^\s+([0-9.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
         if m:
             top.append({"percent": float(m.group(1)), "dso": m.group(2),
-                        "symbol": m.group(3).strip()[:120]})
+                        "symbol": clean_symbol(m.group(3))})
     return {"seconds": seconds, "top": top[:limit]}
 
 
@@ -608,7 +613,8 @@ def markdown(doc, plots):
             lines += [f"{series:,} series, {prof['seconds']} s sampled:", "",
                       "| % | dso | symbol |", "|---:|---|---|"]
             for e in prof["top"]:
-                lines.append(f"| {e['percent']:.1f} | {e['dso']} | `{e['symbol']}` |")
+                lines.append(f"| {e['percent']:.1f} | {e['dso']} | "
+                             f"`{clean_symbol(e['symbol'])}` |")
             lines.append("")
     if plots:
         lines += ["## Plots", ""] + [f"![{t}]({os.path.basename(f)})" for t, f in plots] + [""]

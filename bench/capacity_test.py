@@ -231,6 +231,11 @@ class RulesAndMetricsTest(unittest.TestCase):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    def test_perf_symbol_padding_is_dropped(self):
+        self.assertEqual(capacity.clean_symbol(" vigil::storage::DecodeXorChunk      x "),
+                         "vigil::storage::DecodeXorChunk")
+        self.assertEqual(len(capacity.clean_symbol("a" * 300)), 120)
+
     def test_metrics_parsing(self):
         m = hl.parse_metrics(
             '# HELP x\n'
