@@ -776,10 +776,6 @@ def merge_docs(paths):
 def parser():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--targets", default="vigil",
-                   help="comma list of vigil,prometheus,victoriametrics (default vigil)")
-    p.add_argument("--series", default="100000",
-                   help="active series per step, comma list (e.g. 100000,1000000)")
     p.add_argument("--rounds", default="auto",
                    help="backfill rounds: one value or one per step; auto = 6 min of data")
     p.add_argument("--churn", type=int, default=0, help="series replaced per minute")
@@ -800,7 +796,7 @@ def parser():
     p.add_argument("--profile", action="store_true",
                    help="perf-sample vigil during its rule window")
     p.add_argument("--vmalert", default=None, help="vmalert binary (default: searched)")
-    hl.add_common_args(p, run_timeout=1200.0)
+    hl.add_common_args(p, "vigil", run_timeout=1200.0)
     p.add_argument("--report", nargs="+", metavar="JSON",
                    help="only rebuild the report from these result files")
     return p

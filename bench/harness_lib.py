@@ -487,8 +487,13 @@ class VictoriaMetrics(Target):
 TARGETS = {"vigil": Vigil, "prometheus": Prometheus, "victoriametrics": VictoriaMetrics}
 
 
-def add_common_args(p, run_timeout):
-    """The flags every harness shares: binaries, load shape, bounds, output."""
+def add_common_args(p, targets, run_timeout):
+    """The flags every harness shares: targets, series, binaries, load shape,
+    bounds, output."""
+    p.add_argument("--targets", default=targets,
+                   help=f"comma list of {','.join(TARGETS)} (default {targets})")
+    p.add_argument("--series", default="100000",
+                   help="active series, comma list of load steps (e.g. 100000,1000000)")
     p.add_argument("--scrape-interval", default="15s", help="simulated scrape interval")
     p.add_argument("--connections", type=int, default=4, help="loadgen connections")
     p.add_argument("--batch", type=int, default=2000, help="samples per request")

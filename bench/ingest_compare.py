@@ -165,13 +165,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--targets", default="prometheus,victoriametrics",
-                   help="comma list of vigil,prometheus,victoriametrics")
-    p.add_argument("--series", default="100000",
-                   help="comma list of active series counts, e.g. 100000,1000000")
     p.add_argument("--rounds", default="100",
                    help="scrape rounds; one value, or one per --series entry")
-    add_common_args(p, run_timeout=1800.0)
+    add_common_args(p, "prometheus,victoriametrics", run_timeout=1800.0)
     p.add_argument("--plot", action="store_true",
                    help="also write ingest-<date>.png (needs matplotlib)")
     args = p.parse_args()
