@@ -38,7 +38,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -200,27 +199,48 @@ def clean_symbol(text):
     return re.split(r"\s{2,}", text.strip())[0][:120]
 
 
-def perf_top(pid, seconds, workdir, limit=15):
-    """`perf record` of a running process for `seconds`; top symbols."""
-    data = os.path.join(workdir, "perf.data")
-    try:
-        rec = subprocess.run(["perf", "record", "-F", "199", "-p", str(pid), "-o", data,
-                              "--", "sleep", str(seconds)], capture_output=True,
-                             text=True, timeout=seconds + 60)
-        if rec.returncode != 0:
-            return {"error": rec.stderr.strip()[-300:]}
-        rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                              "--sort", "dso,symbol", "--percent-limit", "1"],
-                             capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return {"error": str(e)}
-    top = []
-    for line in rep.stdout.splitlines():
-        m = re.match(r"^\s+([0-9.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
-        if m:
-            top.append({"percent": float(m.group(1)), "dso": m.group(2),
-                        "symbol": clean_symbol(m.group(3))})
-    return {"seconds": seconds, "top": top[:limit]}
+class Profiler:
+    """`perf record` of one running process from start() to stop(), then
+    its top symbols. Owns the perf process; one thread drives it."""
+
+    def __init__(self, pid, path):
+        self.pid, self.path, self.proc, self.t0 = pid, path, None, None
+
+    def start(self):
+        try:
+            self.proc = subprocess.Popen(
+                ["perf", "record", "-F", "199", "-p", str(self.pid), "-o", self.path],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, text=True, start_new_session=True)
+            self.t0 = time.monotonic()
+        except OSError as e:
+            self.error = str(e)
+        return self
+
+    def stop(self, limit=15):
+        if self.proc is None:
+            return {"error": getattr(self, "error", "perf not started")}
+        seconds = time.monotonic() - self.t0
+        try:
+            # SIGINT makes perf write its file and exit.
+            self.proc.send_signal(signal.SIGINT)
+            _, err = self.proc.communicate(timeout=60)
+            if not os.path.exists(self.path):
+                return {"error": (err or "").strip()[-300:]}
+            rep = subprocess.run(["perf", "report", "-i", self.path, "--stdio",
+                                  "--no-children", "--sort", "dso,symbol",
+                                  "--percent-limit", "1"],
+                                 capture_output=True, text=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.proc.kill()
+            return {"error": str(e)}
+        top = []
+        for line in rep.stdout.splitlines():
+            m = re.match(r"^\s+([0-9.]+)%\s+(\S+)\s+\[.\]\s+(.*)$", line)
+            if m:
+                top.append({"percent": float(m.group(1)), "dso": m.group(2),
+                            "symbol": clean_symbol(m.group(3))})
+        return {"seconds": round(seconds), "top": top[:limit]}
 
 
 def run_step(kind, binary, series, rounds, args, rule_file, sink):
@@ -241,6 +261,8 @@ def run_step(kind, binary, series, rounds, args, rule_file, sink):
         # Backfill ending one interval before now, so the rules' windows
         # hold the corpus when they start.
         start = int(time.time() - rounds * args.scrape_s)
+        prof = (Profiler(target.proc.pid, os.path.join(workdir, "ingest.perf")).start()
+                if args.profile and kind == "vigil" else None)
         t0 = time.monotonic()
         report = hl.run_loadgen(
             args.loadgen, target.write_url, series, rounds,
@@ -249,6 +271,7 @@ def run_step(kind, binary, series, rounds, args, rule_file, sink):
             scrape_interval=args.scrape_interval,
             churn=churn_per_round(args.churn, args.scrape_s), start=start)
         wall = time.monotonic() - t0
+        ingest_profile = prof.stop() if prof else None
         time.sleep(args.settle)  # background work is part of the ingest cost
         stats = target.stats()
         cpu1, rss1 = target.cpu_seconds(), target.rss_bytes()
@@ -280,6 +303,8 @@ def run_step(kind, binary, series, rounds, args, rule_file, sink):
             "loadgen_cpu_seconds": None if partial else report["loadgen_cpu_seconds"],
             "target_stats": stats,
         }
+        if ingest_profile is not None:
+            res["ingest"]["profile"] = ingest_profile
         print(f"   ingest: {hl.fmt(sps, ',.0f')} samples/s "
               f"(real time needs {needed:,.0f}), "
               f"{hl.fmt(res['ingest']['cpu_seconds_per_million_samples'], '.2f')} CPU s/1M, "
@@ -329,19 +354,14 @@ def measure_rules(target, args, rule_file, newest_ts, workdir):
     time.sleep(min(args.eval_s, 30))
     watcher = RuleWatcher(target.rule_snapshot(), args.eval_s)
     cpu0, t0 = target.cpu_seconds(), time.monotonic()
-    profile, prof_thread = {}, None
-    if args.profile and target.name == "vigil":
-        # Sampled while the window runs: where vigil's rule-cycle time goes.
-        secs = max(5, int(min(args.eval_timeout, args.cycles * args.eval_s)))
-        prof_thread = threading.Thread(target=lambda: profile.update(
-            perf_top(target.proc.pid, secs, workdir)), daemon=True)
-        prof_thread.start()
+    # Sampled while the window runs: where vigil's rule-cycle time goes.
+    prof = (Profiler(target.proc.pid, os.path.join(workdir, "rules.perf")).start()
+            if args.profile and target.name == "vigil" else None)
     done = poll_rules(target, watcher, t0 + args.eval_timeout,
                       t0 + args.cycles * args.eval_s, args.cycles * args.groups, args.poll)
     cpu = target.cpu_seconds() - cpu0
     window = time.monotonic() - t0
-    if prof_thread is not None:
-        prof_thread.join(timeout=args.eval_timeout + 120)
+    profile = prof.stop() if prof else None
     r = watcher.result()
     cycles = (r["group_iterations"] or 0) / args.groups
     r.update({
@@ -358,7 +378,7 @@ def measure_rules(target, args, rule_file, newest_ts, workdir):
     })
     if getattr(watcher, "last_error", None):
         r["poll_error"] = watcher.last_error
-    if prof_thread is not None:
+    if profile is not None:
         r["profile"] = profile
     print(f"   rules: {cycles:.2f} cycles in {window:.0f}s, "
           f"{hl.fmt(r['cpu_seconds_per_cycle'], '.2f')} CPU s/cycle, group duration "
@@ -602,13 +622,15 @@ def markdown(doc, plots):
                          f"{hl.fmt(r['largest_passing_series'], ',')} series; first failing "
                          f"{hl.fmt(r['first_failing_series'], ',')}")
         lines.append("")
-    profs = [(s["series"], get(s, "rules", "profile")) for s in doc["steps"]
-             if s["target"] == "vigil" and get(s, "rules", "profile")]
-    if profs and any(c["met"] is False for c in cs):
-        lines += ["## Where vigil's rule-cycle time goes (perf, top symbols)", ""]
+    for phase, title in (("ingest", "ingest"), ("rules", "rule-cycle")):
+        profs = [(s["series"], get(s, phase, "profile")) for s in doc["steps"]
+                 if s["target"] == "vigil" and get(s, phase, "profile")]
+        if not profs or not any(c["met"] is False for c in cs):
+            continue
+        lines += [f"## Where vigil's {title} time goes (perf, top symbols)", ""]
         for series, prof in profs:
             if prof.get("error"):
-                lines.append(f"- {series:,} series: perf failed: {prof['error']}")
+                lines += [f"- {series:,} series: perf failed: {prof['error']}", ""]
                 continue
             lines += [f"{series:,} series, {prof['seconds']} s sampled:", "",
                       "| % | dso | symbol |", "|---:|---|---|"]
@@ -794,7 +816,7 @@ def parser():
     p.add_argument("--latency", type=int, default=0, metavar="N",
                    help="also run latency_compare.py with N crossings per target")
     p.add_argument("--profile", action="store_true",
-                   help="perf-sample vigil during its rule window")
+                   help="perf-sample vigil during its ingest and its rule window")
     p.add_argument("--vmalert", default=None, help="vmalert binary (default: searched)")
     hl.add_common_args(p, "vigil", run_timeout=1200.0)
     p.add_argument("--report", nargs="+", metavar="JSON",

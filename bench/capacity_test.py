@@ -145,6 +145,16 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| Prometheus 2.42 | 10,000 | 150,000 | 9.00 | 4,000 | 0.80 | "
                       "0.07 / 0.20 | 0 | 480 / 1001 |", md)
 
+    def test_profiles_are_shown_when_a_target_is_not_met(self):
+        self.doc["steps"][1]["ingest"]["profile"] = {
+            "seconds": 20, "top": [{"percent": 17.0, "dso": "vigil",
+                                    "symbol": "vigil::storage::DecodeXorChunk     "}]}
+        self.doc["steps"][1]["rules"]["profile"] = {"error": "perf: permission denied"}
+        md = capacity.markdown(self.doc, [])
+        self.assertIn("## Where vigil's ingest time goes (perf, top symbols)", md)
+        self.assertIn("| 17.0 | vigil | `vigil::storage::DecodeXorChunk` |", md)
+        self.assertIn("100,000 series: perf failed: perf: permission denied", md)
+
     def test_failed_and_partial_steps_are_said(self):
         self.doc["steps"][3]["ingest"]["partial"] = True
         self.doc["steps"][3]["rules"] = {"skipped": "ingest did not finish"}
