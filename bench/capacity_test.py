@@ -155,6 +155,21 @@ class ReportTest(unittest.TestCase):
         self.assertIn("| 17.0 | vigil | `vigil::storage::DecodeXorChunk` |", md)
         self.assertIn("100,000 series: perf failed: perf: permission denied", md)
 
+    def test_no_finished_cycle_gives_a_lower_bound(self):
+        r = self.doc["steps"][3]["rules"]  # Prometheus at 100k
+        r.update({"cycles": 0.0, "cpu_seconds_per_cycle": None,
+                  "cpu_seconds_per_cycle_at_least": 30.0, "window_seconds": 420.0})
+        md = capacity.markdown(self.doc, [])
+        self.assertIn("> 30 (no cycle done in 420 s)", md)
+        c = [c for c in capacity.checks(self.doc)
+             if c["series"] == 100000 and c["what"].startswith("rule-cycle")][0]
+        self.assertTrue(c["met"])  # > 30 / 2.5 = 12x
+        self.assertIn("no Prometheus cycle finished", c["detail"])
+        r["cpu_seconds_per_cycle_at_least"] = 5.0  # > 2x says nothing
+        c = [c for c in capacity.checks(self.doc)
+             if c["series"] == 100000 and c["what"].startswith("rule-cycle")][0]
+        self.assertIsNone(c["met"])
+
     def test_failed_and_partial_steps_are_said(self):
         self.doc["steps"][3]["ingest"]["partial"] = True
         self.doc["steps"][3]["rules"] = {"skipped": "ingest did not finish"}
