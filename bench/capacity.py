@@ -349,6 +349,7 @@ def run_step(kind, binary, series, rounds, args, rule_file, sink):
 def measure_rules(target, args, rule_file, newest_ts, workdir):
     """Loads the rules and measures `--cycles` evaluation cycles."""
     target.load_rules(rule_file, args.ready_timeout)
+    age_at_load = time.time() - newest_ts
     # Let every group start (the first evaluation builds caches); the window
     # then covers steady cycles only.
     time.sleep(min(args.eval_s, 30))
@@ -372,6 +373,9 @@ def measure_rules(target, args, rule_file, newest_ts, workdir):
         # iterations still running, so one cycle costs at least that much.
         "cpu_seconds_per_cycle_at_least": cpu if cycles == 0 else None,
         "cpu_share_of_interval": cpu / window if window else None,
+        # Rules look back 5m at most: data older than that at load time
+        # would make their cycles cheaper than they are.
+        "newest_sample_age_at_load_s": age_at_load,
         "newest_sample_age_s": time.time() - newest_ts,
         "fits_interval": bool(cycles >= 1 and r["group_duration_max_s"] is not None
                               and r["group_duration_max_s"] < args.eval_s
@@ -433,6 +437,7 @@ ROWS = [
     ("samples / CPU s", ("ingest", "samples_per_cpu_second"), ",.0f"),
     ("RSS bytes / active series", ("ingest", "rss_bytes_per_series"), ",.0f"),
     ("429/503 answers", ("ingest", "overload_answers"), ".0f"),
+    ("newest sample age when rules load, s", ("rules", "newest_sample_age_at_load_s"), ".0f"),
     ("rule cycles measured", ("rules", "cycles"), ".2f"),
     ("rule-cycle CPU s", ("rules", "cpu_seconds_per_cycle"), ".3f"),
     ("group duration mean s", ("rules", "group_duration_mean_s"), ".3f"),
@@ -777,6 +782,11 @@ def fill_derived(doc):
         r = s.get("rules") or {}
         if r.get("cycles") == 0 and r.get("cpu_seconds") is not None:
             r.setdefault("cpu_seconds_per_cycle_at_least", r["cpu_seconds"])
+        if "newest_sample_age_s" in r and "newest_sample_age_at_load_s" not in r:
+            # Age at the end minus the window and the warm-up before it
+            # (within the second or so the rule load and first read take).
+            r["newest_sample_age_at_load_s"] = (r["newest_sample_age_s"] - r["window_seconds"]
+                                                - min(s["eval_interval_s"], 30))
 
 
 def write_outputs(doc, out_dir, stamp):
