@@ -369,12 +369,26 @@ class Vigil(Target):
         self._reload("vigil")
 
     def rule_snapshot(self):
-        # vigil has no per-group metrics yet; its rules API has each group's
-        # last evaluation start and duration (like Prometheus').
-        _, body = http_get(self.base + "/api/v1/rules?exclude_alerts=true", timeout=30)
-        groups = {g["name"]: (g.get("lastEvaluation"), float(g.get("evaluationTime") or 0))
-                  for g in json.loads(body)["data"]["groups"]}
-        return {"groups": groups, "count": None, "sum": None, "missed": None}
+        # The same per-group metrics as Prometheus, under vigil_.
+        return rule_group_snapshot(self.metrics(), "vigil_")
+
+
+def rule_group_snapshot(m, prefix):
+    """Per-group rule figures from Prometheus' rule-group metric names under
+    `prefix` (vigil exports the same ones under vigil_)."""
+    last = metric_by_label(m, prefix + "rule_group_last_evaluation_timestamp_seconds",
+                           "rule_group")
+    dur = metric_by_label(m, prefix + "rule_group_last_duration_seconds", "rule_group")
+    # iterations_total counts scheduled iterations, missed ones included.
+    sched = metric_sum(m, prefix + "rule_group_iterations_total")
+    missed = metric_sum(m, prefix + "rule_group_iterations_missed_total")
+    total = metric_sum(m, prefix + "rule_group_duration_seconds_sum")
+    return {"groups": {g: (t, dur.get(g, 0.0)) for g, t in last.items() if t > 0},
+            "count": (sched or 0.0) - (missed or 0.0),
+            # Only Prometheus has the summary; without it the mean comes from
+            # the per-group durations seen.
+            "sum": total if total is not None else None,
+            "missed": missed or 0.0}
 
 
 class Prometheus(Target):
@@ -400,17 +414,7 @@ class Prometheus(Target):
         self._reload("prometheus")
 
     def rule_snapshot(self):
-        m = self.metrics()
-        last = metric_by_label(m, "prometheus_rule_group_last_evaluation_timestamp_seconds",
-                               "rule_group")
-        dur = metric_by_label(m, "prometheus_rule_group_last_duration_seconds", "rule_group")
-        # iterations_total counts scheduled iterations, missed ones included.
-        sched = metric_sum(m, "prometheus_rule_group_iterations_total")
-        missed = metric_sum(m, "prometheus_rule_group_iterations_missed_total")
-        return {"groups": {g: (t, dur.get(g, 0.0)) for g, t in last.items() if t > 0},
-                "count": (sched or 0.0) - (missed or 0.0),
-                "sum": metric_sum(m, "prometheus_rule_group_duration_seconds_sum") or 0.0,
-                "missed": missed or 0.0}
+        return rule_group_snapshot(self.metrics(), "prometheus_")
 
 
 class VictoriaMetrics(Target):

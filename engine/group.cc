@@ -150,6 +150,7 @@ void Group::Eval(int64_t ts_ms) {
   absl::MutexLock eval_lock(&eval_mu_);
   const absl::Time group_start = Now();
   const int64_t offset_ms = absl::ToInt64Milliseconds(query_offset_);
+  int64_t failures = 0;
   for (size_t i = 0; i < rules_.size(); ++i) {
     Rule& rule = *rules_[i];
     const absl::Time start = Now();
@@ -157,6 +158,7 @@ void Group::Eval(int64_t ts_ms) {
         rule.Eval(ts_ms, offset_ms, spec_.limit);
     if (!out.ok()) {
       rule.RecordEval(out.status(), start, Now() - start);
+      ++failures;
       continue;
     }
     if (rule.is_alerting()) {
@@ -185,6 +187,7 @@ void Group::Eval(int64_t ts_ms) {
     }
     AppendStale(gone, ts_ms - offset_ms);
     series_in_previous_eval_[i] = std::move(returned);
+    if (!append_status.ok()) ++failures;
     rule.RecordEval(append_status, start, Now() - start);
   }
   if (!stale_series_.empty()) {
@@ -196,6 +199,8 @@ void Group::Eval(int64_t ts_ms) {
   status_.last_eval_timestamp_ms = ts_ms;
   status_.evaluation_time = Now() - group_start;
   ++status_.iterations;
+  status_.rule_evaluations += static_cast<int64_t>(rules_.size());
+  status_.rule_evaluation_failures += failures;
 }
 
 void Group::CopyStateFrom(Group& old) {

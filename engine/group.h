@@ -51,6 +51,11 @@ struct GroupEvalStatus {
   absl::Duration evaluation_time = absl::ZeroDuration();
   int64_t iterations = 0;
   int64_t missed_iterations = 0;
+  // Rule evaluations, and those that failed (query or append error), over
+  // the group's life, as Prometheus' rule_evaluations_total and
+  // rule_evaluation_failures_total count them.
+  int64_t rule_evaluations = 0;
+  int64_t rule_evaluation_failures = 0;
 };
 
 // Owns its rules. Eval, CopyStateFrom, RestoreForState and MarkAllStale must

@@ -263,10 +263,16 @@ TEST(Group, RuleErrorsAreRecordedAndOthersStillRun) {
   EXPECT_EQ(g->rules()[1]->status().health, RuleHealth::kErr);
   EXPECT_THAT(g->rules()[1]->status().last_error,
               ::testing::HasSubstr("same labelset"));
+  EXPECT_EQ(g->status().rule_evaluations, 2);
+  EXPECT_EQ(g->status().rule_evaluation_failures, 2);
   w.input = {"a"};
   g->Eval(2 * kMin);
   EXPECT_EQ(g->rules()[0]->status().health, RuleHealth::kOk);
   EXPECT_EQ(g->rules()[0]->status().last_error, "");
+  // Counters, as Prometheus' rule_evaluations_total and
+  // rule_evaluation_failures_total.
+  EXPECT_EQ(g->status().rule_evaluations, 4);
+  EXPECT_EQ(g->status().rule_evaluation_failures, 2);
 }
 
 TEST(Group, QueryOffsetFromSpecOrDefault) {

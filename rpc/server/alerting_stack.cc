@@ -185,6 +185,92 @@ absl::Status AlertingStack::ReloadRules(const Config& config) {
   return st;
 }
 
+std::vector<prometheus::MetricFamily> AlertingStack::RuleGroupMetrics() const {
+  struct Family {
+    const char* name;
+    const char* help;
+    prometheus::MetricType type;
+    double (*value)(const engine::Group&, const engine::GroupEvalStatus&);
+  };
+  static const Family kFamilies[] = {
+      {"vigil_rule_group_last_duration_seconds",
+       "The duration of the last rule group evaluation.",
+       prometheus::MetricType::Gauge,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return absl::ToDoubleSeconds(st.evaluation_time);
+       }},
+      {"vigil_rule_group_interval_seconds",
+       "The interval of a rule group.", prometheus::MetricType::Gauge,
+       [](const engine::Group& g, const engine::GroupEvalStatus&) {
+         return absl::ToDoubleSeconds(g.interval());
+       }},
+      {"vigil_rule_group_last_evaluation_timestamp_seconds",
+       "The timestamp of the last rule group evaluation in seconds.",
+       prometheus::MetricType::Gauge,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return st.iterations == 0
+                    ? 0.0
+                    : static_cast<double>(st.last_eval_timestamp_ms) / 1000.0;
+       }},
+      {"vigil_rule_group_rules", "The number of rules.",
+       prometheus::MetricType::Gauge,
+       [](const engine::Group& g, const engine::GroupEvalStatus&) {
+         return static_cast<double>(g.rules().size());
+       }},
+      {"vigil_rule_group_iterations_total",
+       "The total number of scheduled rule group evaluations, whether "
+       "executed or missed.",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return static_cast<double>(st.iterations + st.missed_iterations);
+       }},
+      {"vigil_rule_group_iterations_missed_total",
+       "The total number of rule group evaluations missed due to slow rule "
+       "group evaluation.",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return static_cast<double>(st.missed_iterations);
+       }},
+      {"vigil_rule_evaluations_total",
+       "The total number of rule evaluations.",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return static_cast<double>(st.rule_evaluations);
+       }},
+      {"vigil_rule_evaluation_failures_total",
+       "The total number of rule evaluation failures.",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return static_cast<double>(st.rule_evaluation_failures);
+       }},
+  };
+  std::vector<std::shared_ptr<engine::Group>> groups = manager_->Groups();
+  std::vector<engine::GroupEvalStatus> status;
+  status.reserve(groups.size());
+  for (const auto& g : groups) status.push_back(g->status());
+  std::vector<prometheus::MetricFamily> out;
+  for (const Family& f : kFamilies) {
+    prometheus::MetricFamily fam;
+    fam.name = f.name;
+    fam.help = f.help;
+    fam.type = f.type;
+    for (size_t i = 0; i < groups.size(); ++i) {
+      prometheus::ClientMetric m;
+      m.label = {{"rule_group",
+                  absl::StrCat(groups[i]->file(), ";", groups[i]->name())}};
+      const double v = f.value(*groups[i], status[i]);
+      if (f.type == prometheus::MetricType::Counter) {
+        m.counter.value = v;
+      } else {
+        m.gauge.value = v;
+      }
+      fam.metric.push_back(std::move(m));
+    }
+    out.push_back(std::move(fam));
+  }
+  return out;
+}
+
 void AlertingStack::Stop() {
   {
     absl::MutexLock lock(&mu_);

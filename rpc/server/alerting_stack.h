@@ -23,6 +23,8 @@
 #include "rpc/query_api/query_handler.h"
 #include "rpc/query_api/rules_handler.h"
 #include "rpc/server/config.h"
+#include <prometheus/metric_family.h>
+
 #include "promql/window_cache.h"
 #include "rpc/server/flags.h"
 #include "storage/base/clock.h"
@@ -80,6 +82,12 @@ class AlertingStack {
   // The gRPC port actually bound (0 when gRPC is off).
   int grpc_port() const;
   const engine::Manager& manager() const { return *manager_; }
+  // Per-group metrics with Prometheus' names under vigil_
+  // (vigil_rule_group_last_duration_seconds{rule_group="FILE;NAME"},
+  // _iterations_total, _iterations_missed_total, _interval_seconds,
+  // _last_evaluation_timestamp_seconds, _rules, vigil_rule_evaluations_total,
+  // vigil_rule_evaluation_failures_total).
+  std::vector<prometheus::MetricFamily> RuleGroupMetrics() const;
   // What rules read through; null when the cache is off.
   const promql::WindowCache* window_cache() const {
     return window_cache_.get();

@@ -278,6 +278,11 @@ void Server::Impl::SelfScrapeOnce() {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
+  if (alerting_ != nullptr) {
+    for (auto& f : alerting_->RuleGroupMetrics()) {
+      families.push_back(std::move(f));
+    }
+  }
   if (alerting_ != nullptr && alerting_->window_cache() != nullptr) {
     for (auto& f : WindowCacheMetrics(alerting_->window_cache()->Stats())) {
       families.push_back(std::move(f));
@@ -299,6 +304,11 @@ std::string Server::Impl::MetricsText() {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
+  if (alerting_ != nullptr) {
+    for (auto& f : alerting_->RuleGroupMetrics()) {
+      families.push_back(std::move(f));
+    }
+  }
   if (alerting_ != nullptr && alerting_->window_cache() != nullptr) {
     for (auto& f : WindowCacheMetrics(alerting_->window_cache()->Stats())) {
       families.push_back(std::move(f));

@@ -108,7 +108,9 @@ TEST(Server, IngestsAndExportsExactly) {
         "# TYPE process_cpu_seconds_total counter\n", "process_resident_memory_bytes ",
         "process_start_time_seconds ", "process_open_fds ", "vigil_build_info{",
         "# TYPE vigil_rule_window_cache_hits_total counter\n",
-        "vigil_rule_window_cache_bytes "}) {
+        "vigil_rule_window_cache_bytes ",
+        "# TYPE vigil_rule_group_iterations_missed_total counter\n",
+        "# TYPE vigil_rule_group_last_duration_seconds gauge\n"}) {
     EXPECT_THAT(m->body, HasSubstr(want));
   }
 }
