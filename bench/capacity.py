@@ -611,8 +611,6 @@ def markdown(doc, plots):
                   for t, s in by.items() if get(s, "ingest", "partial")]
         notes += [f"{t}: the rule window ended before {p['cycles']} cycles completed"
                   for t, s in by.items() if get(s, "rules", "complete") is False]
-        notes += ["vigil exports no missed-iteration counter: see the evaluations "
-                  "longer than the interval" for t in by if t == "vigil"]
         if notes:
             lines += ["Notes: " + "; ".join(notes) + ".", ""]
     lat = doc.get("latency")
@@ -823,7 +821,12 @@ def merge_docs(paths):
                          if (s["target"], s["series"]) not in again] + d["steps"]
         targets += [t for t in d["params"]["targets"] if t not in targets]
         if d.get("latency"):
-            base["latency"] = d["latency"]
+            # Per target: a later run's figures replace an earlier one's.
+            lat = base.get("latency") or {}
+            newer = {r["target"] for r in d["latency"].get("results", [])}
+            kept = [r for r in lat.get("results", []) if r["target"] not in newer]
+            base["latency"] = dict(d["latency"],
+                                   results=kept + d["latency"].get("results", []))
         base["machine"]["loadavg_end"] = d["machine"].get("loadavg_end")
     base["params"]["targets"] = targets
     base["command"] = " ; ".join(d["command"] for d in docs)

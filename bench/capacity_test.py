@@ -230,6 +230,24 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(merged["merged_from"], ["capacity_canned.json", "b.json"])
         self.assertIn("## 1,000,000 active series", out.getvalue())
 
+    def test_report_mode_merges_latency_per_target(self):
+        first = {"params": {"targets": ["vigil", "prometheus"]}, "steps": [],
+                 "machine": {}, "command": "a",
+                 "latency": {"results": [{"target": "vigil", "p99_ms": 990},
+                                         {"target": "prometheus", "p99_ms": 980}]}}
+        second = {"params": {"targets": ["vigil"]}, "steps": [], "machine": {},
+                  "command": "b",
+                  "latency": {"results": [{"target": "vigil", "p99_ms": 900}]}}
+        paths = []
+        for name, doc in (("a.json", first), ("b.json", second)):
+            paths.append(os.path.join(self.tmp, name))
+            with open(paths[-1], "w") as f:
+                json.dump(doc, f)
+        merged = capacity.merge_docs(paths)
+        got = {r["target"]: r["p99_ms"] for r in merged["latency"]["results"]}
+        # The later vigil run replaces the earlier; Prometheus' stays.
+        self.assertEqual(got, {"vigil": 900, "prometheus": 980})
+
     def test_report_mode_refuses_unreadable_input(self):
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
