@@ -43,6 +43,7 @@ class Server::Impl {
   int port() const { return http_ ? http_->port() : 0; }
   std::string MetricsText();
   void SelfScrapeOnce();
+  std::vector<prometheus::MetricFamily> CollectFamilies();
 
   storage::Head* head() { return head_.get(); }
   absl::Status Reload();
@@ -273,8 +274,9 @@ void Server::Impl::SaveForStateOnce() {
   }
 }
 
-void Server::Impl::SelfScrapeOnce() {
-  const absl::Time start = absl::Now();
+// What /metrics shows and the self-scrape stores: the registry's metrics,
+// process, head, rule group and window cache figures, build info.
+std::vector<prometheus::MetricFamily> Server::Impl::CollectFamilies() {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
   for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
@@ -289,6 +291,12 @@ void Server::Impl::SelfScrapeOnce() {
     }
   }
   families.push_back(BuildInfoMetric());
+  return families;
+}
+
+void Server::Impl::SelfScrapeOnce() {
+  const absl::Time start = absl::Now();
+  std::vector<prometheus::MetricFamily> families = CollectFamilies();
   const int64_t t_ms = clock_->NowMillis();
   SelfScrape scrape(families, target_, t_ms);
   scrape.AddReportSeries(target_,
@@ -301,20 +309,7 @@ void Server::Impl::SelfScrapeOnce() {
 }
 
 std::string Server::Impl::MetricsText() {
-  std::vector<prometheus::MetricFamily> families = registry_->Collect();
-  for (auto& f : ProcessMetrics()) families.push_back(std::move(f));
-  for (auto& f : HeadMetrics(head_->Stats())) families.push_back(std::move(f));
-  if (alerting_ != nullptr) {
-    for (auto& f : alerting_->RuleGroupMetrics()) {
-      families.push_back(std::move(f));
-    }
-  }
-  if (alerting_ != nullptr && alerting_->window_cache() != nullptr) {
-    for (auto& f : WindowCacheMetrics(alerting_->window_cache()->Stats())) {
-      families.push_back(std::move(f));
-    }
-  }
-  families.push_back(BuildInfoMetric());
+  std::vector<prometheus::MetricFamily> families = CollectFamilies();
   return SerializeText(families);
 }
 
