@@ -491,6 +491,25 @@ int XorChunkNumSamples(absl::Span<const uint8_t> chunk) {
 
 namespace {
 
+// Reads one delta-of-delta timestamp code and moves t and delta on (the
+// timestamp half of every sample after the first).
+[[gnu::always_inline]] inline void ReadNextTimestamp(BitReader& r, int64_t& t,
+                                                     int64_t& delta) {
+  int64_t dod;
+  switch (r.ReadOnes(5)) {
+    case 0: dod = 0; break;
+    case 1: dod = SignExtend(r.Read(8), 8); break;
+    case 2: dod = SignExtend(r.Read(14), 14); break;
+    case 3: dod = SignExtend(r.Read(20), 20); break;
+    case 4: dod = SignExtend(r.Read(32), 32); break;
+    default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
+  }
+  delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
+                               static_cast<uint64_t>(dod));
+  t = static_cast<int64_t>(static_cast<uint64_t>(t) +
+                           static_cast<uint64_t>(delta));
+}
+
 // Samples from..n-1 of a chunk whose value stream has no scale left (table
 // kFloat for good), into out_*[i - from]. False on a missing or bad value
 // window.
@@ -498,19 +517,7 @@ bool DecodeFloatTail(BitReader& r, int from, int n, int64_t& t,
                      int64_t& delta, uint64_t& v, int& lead, int& trail,
                      int64_t* out_t, double* out_v) {
   for (int i = from; i < n; ++i) {
-    int64_t dod;
-    switch (r.ReadOnes(5)) {
-      case 0: dod = 0; break;
-      case 1: dod = SignExtend(r.Read(8), 8); break;
-      case 2: dod = SignExtend(r.Read(14), 14); break;
-      case 3: dod = SignExtend(r.Read(20), 20); break;
-      case 4: dod = SignExtend(r.Read(32), 32); break;
-      default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
-    }
-    delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
-                                 static_cast<uint64_t>(dod));
-    t = static_cast<int64_t>(static_cast<uint64_t>(t) +
-                             static_cast<uint64_t>(delta));
+    ReadNextTimestamp(r, t, delta);
     switch (r.ReadOnes(2)) {
       case 0:
         break;
@@ -560,19 +567,7 @@ const char* DecodeLoop(BitReader& r, XorDecodeState& st, int n,
         if (len == 63) len = 64;
         t = UnZigZag(r.ReadWide(len));
       } else {
-        int64_t dod;
-        switch (r.ReadOnes(5)) {
-          case 0: dod = 0; break;
-          case 1: dod = SignExtend(r.Read(8), 8); break;
-          case 2: dod = SignExtend(r.Read(14), 14); break;
-          case 3: dod = SignExtend(r.Read(20), 20); break;
-          case 4: dod = SignExtend(r.Read(32), 32); break;
-          default: dod = static_cast<int64_t>(r.ReadWide(64)); break;
-        }
-        delta = static_cast<int64_t>(static_cast<uint64_t>(delta) +
-                                     static_cast<uint64_t>(dod));
-        t = static_cast<int64_t>(static_cast<uint64_t>(t) +
-                                 static_cast<uint64_t>(delta));
+        ReadNextTimestamp(r, t, delta);
       }
       op = kOpOf[table][r.ReadOnes(kMaxOnes[table])];
     }

@@ -174,46 +174,6 @@ absl::Status DecodeSample(std::string_view data, size_t base,
   return absl::OkStatus();
 }
 
-absl::Status DecodeSeries(std::string_view data, size_t base, size_t index,
-                          DecodedSeries* series, DecodeStats* stats) {
-  Reader r(data, base);
-  std::string where = absl::StrCat("timeseries[", index, "]");
-  while (!r.done()) {
-    uint32_t field, wt;
-    absl::Status st = ReadTag(r, where, &field, &wt);
-    if (!st.ok()) return st;
-    if (field == 1 || field == 2) {
-      if (wt != kLengthDelimited) {
-        return Error(where, "wrong wire type for message field", r.offset());
-      }
-      std::string_view sub;
-      size_t start;
-      size_t at = r.offset();
-      if (!r.Bytes(&sub, &start)) {
-        return Error(where, "truncated length-delimited field", at);
-      }
-      if (field == 1) {
-        std::string w =
-            absl::StrCat(where, ".labels[", series->labels.size(), "]");
-        series->labels.emplace_back();
-        st = DecodeLabel(sub, start, w, &series->labels.back());
-      } else {
-        std::string w =
-            absl::StrCat(where, ".samples[", series->samples.size(), "]");
-        series->samples.emplace_back();
-        st = DecodeSample(sub, start, w, &series->samples.back());
-      }
-      if (!st.ok()) return st;
-    } else {
-      ++stats->ignored_fields;
-      st = SkipField(r, where, wt);
-      if (!st.ok()) return st;
-    }
-  }
-  stats->samples += static_cast<int64_t>(series->samples.size());
-  return absl::OkStatus();
-}
-
 // The remote-write fast path below builds "where" strings only on error.
 std::string SeriesWhere(size_t index) {
   return absl::StrCat("timeseries[", index, "]");
@@ -433,31 +393,19 @@ bool IsValidUtf8(std::string_view s) {
 absl::Status DecodeWriteRequest(std::string_view data,
                                 std::vector<DecodedSeries>* out,
                                 DecodeStats* stats) {
-  Reader r(data, 0);
-  const std::string where = "WriteRequest";
-  while (!r.done()) {
-    uint32_t field, wt;
-    absl::Status st = ReadTag(r, where, &field, &wt);
+  // The receiver's decoder, with every series' labels decoded: one decoder
+  // of the wire format, not two.
+  RequestView view;
+  absl::Status st = DecodeRequestView(data, &view, stats);
+  if (!st.ok()) return st;
+  out->reserve(out->size() + view.series.size());
+  for (size_t i = 0; i < view.series.size(); ++i) {
+    DecodedSeries series;
+    st = DecodeLabels(view, i, &series.labels);
     if (!st.ok()) return st;
-    if (field == 1) {
-      if (wt != kLengthDelimited) {
-        return Error(where, "wrong wire type for timeseries", r.offset());
-      }
-      std::string_view sub;
-      size_t start;
-      size_t at = r.offset();
-      if (!r.Bytes(&sub, &start)) {
-        return Error(absl::StrCat("timeseries[", out->size(), "]"),
-                     "truncated length-delimited field", at);
-      }
-      out->emplace_back();
-      st = DecodeSeries(sub, start, out->size() - 1, &out->back(), stats);
-      if (!st.ok()) return st;
-    } else {
-      ++stats->ignored_fields;
-      st = SkipField(r, where, wt);
-      if (!st.ok()) return st;
-    }
+    absl::Span<const storage::Sample> samples = view.SamplesOf(view.series[i]);
+    series.samples.assign(samples.begin(), samples.end());
+    out->push_back(std::move(series));
   }
   return absl::OkStatus();
 }

@@ -32,7 +32,10 @@ struct DecodeStats {
 // fields (exemplars, histograms, metadata) are skipped.
 // InvalidArgument on malformed input ("protobuf: timeseries[2].labels[0]:
 // truncated length-delimited field at byte 1234") or when a label name or
-// value is not valid UTF-8. On error `*out` holds what was decoded so far.
+// value is not valid UTF-8. On error `*out` holds the series before the one
+// whose labels were bad (none for a malformed structure). Built on
+// DecodeRequestView and DecodeLabels: the receiver uses those directly, this
+// is for callers that want every series whole (tests, tools).
 absl::Status DecodeWriteRequest(std::string_view data,
                                 std::vector<DecodedSeries>* out,
                                 DecodeStats* stats);
