@@ -205,8 +205,14 @@ Head::Series* Head::CreateLocked(Shard& shard, uint64_t hash,
         generation_.fetch_add(1, std::memory_order_acq_rel) + 1;
     const std::string_view name = labels.MetricName();
     if (!name.empty()) {
-      auto [nit, fresh] = index_->name_generation.try_emplace(std::string(name), gen);
-      if (!fresh) nit->second = gen;
+      // Known names (nearly every new series) build no string.
+      auto nit = index_->name_generation.find(
+          absl::string_view(name.data(), name.size()));
+      if (nit != index_->name_generation.end()) {
+        nit->second = gen;
+      } else {
+        index_->name_generation.emplace(std::string(name), gen);
+      }
     }
   }
   Series* raw = s.get();
@@ -777,7 +783,9 @@ uint64_t Head::SelectGeneration(absl::Span<const Matcher> matchers) const {
       continue;
     }
     absl::ReaderMutexLock lock(&index_->mu);
-    auto it = index_->name_generation.find(std::string(m.value()));
+    // Heterogeneous lookup: no string built per evaluation.
+    auto it = index_->name_generation.find(
+        absl::string_view(m.value().data(), m.value().size()));
     return it == index_->name_generation.end() ? 0 : it->second;
   }
   return IndexGeneration();
@@ -1024,8 +1032,9 @@ void Head::Truncate(int64_t min_time_ms) {
     const uint32_t name_sym = symbols_.Find(kMetricNameLabel);
     for (auto& [pair, refs] : dropped_pairs) {
       if (static_cast<uint32_t>(pair >> 32) == name_sym) {
-        const std::string name(symbols_.Get(static_cast<uint32_t>(pair)));
-        auto nit = index_->name_generation.find(name);
+        const std::string_view name = symbols_.Get(static_cast<uint32_t>(pair));
+        auto nit = index_->name_generation.find(
+            absl::string_view(name.data(), name.size()));
         if (nit != index_->name_generation.end()) nit->second = gen;
       }
       std::sort(refs.begin(), refs.end());
