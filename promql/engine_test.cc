@@ -190,39 +190,17 @@ TEST_F(EngineTest, CachedSelectionSeesNewSeries) {
 }
 
 // Counts Select calls; everything else goes to the head.
-class CountingQueryable final : public storage::Queryable {
+class CountingQueryable final : public storage::ForwardingQueryable {
  public:
-  explicit CountingQueryable(const storage::Head& h) : h_(h) {}
+  explicit CountingQueryable(const storage::Head& h)
+      : storage::ForwardingQueryable(&h) {}
   absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
       absl::Span<const storage::Matcher> m, int64_t mint,
       int64_t maxt) const override {
     ++selects;
-    return h_.Select(m, mint, maxt);
-  }
-  size_t ReadSamples(storage::SeriesRef ref, int64_t mint, int64_t maxt,
-                     std::vector<int64_t>* ts,
-                     std::vector<double>* vs) const override {
-    return h_.ReadSamples(ref, mint, maxt, ts, vs);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelNames(
-      absl::Span<const storage::Matcher> m, int64_t mint,
-      int64_t maxt) const override {
-    return h_.LabelNames(m, mint, maxt);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelValues(
-      std::string_view name, absl::Span<const storage::Matcher> m,
-      int64_t mint, int64_t maxt) const override {
-    return h_.LabelValues(name, m, mint, maxt);
-  }
-  uint64_t IndexGeneration() const override { return h_.IndexGeneration(); }
-  uint64_t SelectGeneration(
-      absl::Span<const storage::Matcher> m) const override {
-    return h_.SelectGeneration(m);
+    return base().Select(m, mint, maxt);
   }
   mutable int selects = 0;
-
- private:
-  const storage::Head& h_;
 };
 
 TEST_F(EngineTest, QueriesOfOneEngineShareSelections) {

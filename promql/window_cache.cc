@@ -63,7 +63,7 @@ constexpr int64_t kSlotBytes = 2 * (sizeof(storage::SeriesRef) + sizeof(void*));
 
 WindowCache::WindowCache(const storage::Queryable* base,
                          WindowCacheOptions options)
-    : base_(base),
+    : storage::ForwardingQueryable(base),
       options_(options),
       shard_mask_(std::bit_ceil(static_cast<uint32_t>(
                       std::clamp(options.num_shards, 1, 4096))) -
@@ -194,7 +194,7 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
                                 int64_t maxt, std::vector<int64_t>* ts,
                                 std::vector<double>* vs) const {
   if (options_.max_bytes <= 0 || mint > maxt) {
-    return base_->ReadSamples(ref, mint, maxt, ts, vs);
+    return base().ReadSamples(ref, mint, maxt, ts, vs);
   }
   Shard& sh = ShardOf(ref);
   absl::MutexLock lock(&sh.mu);
@@ -211,7 +211,7 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
       // Everything newer, also past maxt: e->last must be the newest sample
       // the store had, or the cursor would skip what lies beyond maxt.
       const size_t n =
-          base_->ReadNewSamples(ref, from - 1, &e->cursor, &sh.t, &sh.v);
+          base().ReadNewSamples(ref, from - 1, &e->cursor, &sh.t, &sh.v);
       if (n > 0) {
         e->last = sh.t.back();
         // Only new samples can push old ones out of the window.
@@ -224,7 +224,7 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
     return CopyOut(*e, mint, maxt, ts, vs);
   }
   const size_t start = ts->size();
-  const size_t n = base_->ReadSamples(ref, mint, maxt, ts, vs);
+  const size_t n = base().ReadSamples(ref, mint, maxt, ts, vs);
   ++sh.misses;
   Entry* e = it != sh.entries.end() ? it->second : nullptr;
   if (e == nullptr) {

@@ -59,7 +59,7 @@ struct WindowCacheStats {
 };
 
 // Borrows `base`, which must outlive it.
-class WindowCache final : public storage::Queryable {
+class WindowCache final : public storage::ForwardingQueryable {
  public:
   WindowCache(const storage::Queryable* base, WindowCacheOptions options);
   ~WindowCache() override;
@@ -71,29 +71,7 @@ class WindowCache final : public storage::Queryable {
                      std::vector<int64_t>* ts,
                      std::vector<double>* vs) const override;
 
-  // Everything else is the store's.
-  absl::StatusOr<std::vector<storage::SeriesHandle>> Select(
-      absl::Span<const storage::Matcher> matchers, int64_t mint,
-      int64_t maxt) const override {
-    return base_->Select(matchers, mint, maxt);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelNames(
-      absl::Span<const storage::Matcher> matchers, int64_t mint,
-      int64_t maxt) const override {
-    return base_->LabelNames(matchers, mint, maxt);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelValues(
-      std::string_view name, absl::Span<const storage::Matcher> matchers,
-      int64_t mint, int64_t maxt) const override {
-    return base_->LabelValues(name, matchers, mint, maxt);
-  }
-  uint64_t IndexGeneration() const override {
-    return base_->IndexGeneration();
-  }
-  uint64_t SelectGeneration(
-      absl::Span<const storage::Matcher> matchers) const override {
-    return base_->SelectGeneration(matchers);
-  }
+  // Everything else is the store's (ForwardingQueryable).
 
   WindowCacheStats Stats() const;
 
@@ -120,7 +98,6 @@ class WindowCache final : public storage::Queryable {
   // Appends n samples, growing e; returns where e now lives.
   Entry* Put(Entry* e, const int64_t* t, const double* v, size_t n) const;
 
-  const storage::Queryable* const base_;
   const WindowCacheOptions options_;
   const uint32_t shard_mask_;
   std::unique_ptr<Shard[]> shards_;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -160,6 +161,52 @@ class Queryable {
     (void)matchers;
     return IndexGeneration();
   }
+};
+
+// A Queryable that passes every call on to another one, for decorators
+// (caches, counters in tests) that override only what they change. Borrows
+// `base`, which must outlive it; as thread-safe as `base` and the overrides.
+class ForwardingQueryable : public Queryable {
+ public:
+  explicit ForwardingQueryable(const Queryable* base) : base_(base) {}
+
+  absl::StatusOr<std::vector<SeriesHandle>> Select(
+      absl::Span<const Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_->Select(matchers, mint, maxt);
+  }
+  size_t ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
+                     std::vector<int64_t>* ts,
+                     std::vector<double>* vs) const override {
+    return base_->ReadSamples(ref, mint, maxt, ts, vs);
+  }
+  size_t ReadNewSamples(SeriesRef ref, int64_t after, TailCursor* cursor,
+                        std::vector<int64_t>* ts,
+                        std::vector<double>* vs) const override {
+    return base_->ReadNewSamples(ref, after, cursor, ts, vs);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelNames(
+      absl::Span<const Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_->LabelNames(matchers, mint, maxt);
+  }
+  absl::StatusOr<std::vector<std::string>> LabelValues(
+      std::string_view name, absl::Span<const Matcher> matchers, int64_t mint,
+      int64_t maxt) const override {
+    return base_->LabelValues(name, matchers, mint, maxt);
+  }
+  uint64_t IndexGeneration() const override {
+    return base_->IndexGeneration();
+  }
+  uint64_t SelectGeneration(absl::Span<const Matcher> matchers) const override {
+    return base_->SelectGeneration(matchers);
+  }
+
+ protected:
+  const Queryable& base() const { return *base_; }
+
+ private:
+  const Queryable* const base_;
 };
 
 }  // namespace vigil::storage

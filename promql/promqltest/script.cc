@@ -574,11 +574,12 @@ struct HistogramSeries {
 // Forwards to the store and notes whether a selection covered a native
 // histogram sample (the store holds floats only, so histogram series are
 // kept aside as label sets with their sample times).
-class TrackingQueryable final : public storage::Queryable {
+class TrackingQueryable final : public storage::ForwardingQueryable {
  public:
   TrackingQueryable(const storage::Queryable& base,
                     const std::vector<HistogramSeries>& histogram_series)
-      : base_(base), histogram_series_(histogram_series) {}
+      : storage::ForwardingQueryable(&base),
+        histogram_series_(histogram_series) {}
 
   bool touched_histogram() const { return touched_; }
   void Reset() { touched_ = false; }
@@ -598,27 +599,10 @@ class TrackingQueryable final : public storage::Queryable {
       auto it = std::lower_bound(h.ts.begin(), h.ts.end(), mint);
       if (it != h.ts.end() && *it <= maxt) touched_ = true;
     }
-    return base_.Select(matchers, mint, maxt);
+    return base().Select(matchers, mint, maxt);
   }
-  size_t ReadSamples(storage::SeriesRef ref, int64_t mint, int64_t maxt,
-                     std::vector<int64_t>* ts,
-                     std::vector<double>* vs) const override {
-    return base_.ReadSamples(ref, mint, maxt, ts, vs);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelNames(
-      absl::Span<const storage::Matcher> matchers, int64_t mint,
-      int64_t maxt) const override {
-    return base_.LabelNames(matchers, mint, maxt);
-  }
-  absl::StatusOr<std::vector<std::string>> LabelValues(
-      std::string_view name, absl::Span<const storage::Matcher> matchers,
-      int64_t mint, int64_t maxt) const override {
-    return base_.LabelValues(name, matchers, mint, maxt);
-  }
-  uint64_t IndexGeneration() const override { return base_.IndexGeneration(); }
 
  private:
-  const storage::Queryable& base_;
   const std::vector<HistogramSeries>& histogram_series_;
   mutable bool touched_ = false;
 };
