@@ -664,6 +664,36 @@ size_t KeepRange(int64_t* out_t, double* out_v, size_t count, int64_t mint,
 
 }  // namespace
 
+namespace {
+
+// Decodes samples st.index..n-1 from `r` straight into the output arrays
+// (one resize, no push_back checks in the loop), then keeps those in
+// [mint, maxt]. On error the arrays are as they were and `st` is garbage.
+absl::StatusOr<size_t> DecodeRun(BitReader& r, XorDecodeState& st, int n,
+                                 int64_t mint, int64_t maxt,
+                                 std::vector<int64_t>* ts,
+                                 std::vector<double>* vs) {
+  const size_t start = ts->size();
+  const size_t todo = static_cast<size_t>(n) - st.index;
+  ts->resize(start + todo);
+  vs->resize(start + todo);
+  const char* error =
+      DecodeLoop(r, st, n, ts->data() + start, vs->data() + start);
+  if (error == nullptr && r.overrun()) error = "xor chunk truncated";
+  if (error != nullptr) {
+    ts->resize(start);
+    vs->resize(start);
+    return absl::InternalError(error);
+  }
+  const size_t kept =
+      KeepRange(ts->data() + start, vs->data() + start, todo, mint, maxt);
+  ts->resize(start + kept);
+  vs->resize(start + kept);
+  return kept;
+}
+
+}  // namespace
+
 absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
                                       int64_t mint, int64_t maxt,
                                       std::vector<int64_t>* ts,
@@ -674,25 +704,8 @@ absl::StatusOr<size_t> DecodeXorChunk(absl::Span<const uint8_t> chunk,
   const int n = XorChunkNumSamples(chunk);
   if (n == 0) return 0;
   BitReader r(chunk.data(), chunk.size(), 2);
-  const size_t start = ts->size();
-  // Decode straight into the output arrays, then drop what is out of range;
-  // one resize per chunk keeps the loop free of push_back checks.
-  ts->resize(start + n);
-  vs->resize(start + n);
   XorDecodeState st;
-  const char* error =
-      DecodeLoop(r, st, n, ts->data() + start, vs->data() + start);
-  if (error == nullptr && r.overrun()) error = "xor chunk truncated";
-  if (error != nullptr) {
-    ts->resize(start);
-    vs->resize(start);
-    return absl::InternalError(error);
-  }
-  const size_t kept = KeepRange(ts->data() + start, vs->data() + start,
-                                static_cast<size_t>(n), mint, maxt);
-  ts->resize(start + kept);
-  vs->resize(start + kept);
-  return kept;
+  return DecodeRun(r, st, n, mint, maxt, ts, vs);
 }
 
 absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
@@ -710,26 +723,12 @@ absl::StatusOr<size_t> DecodeXorChunkFrom(absl::Span<const uint8_t> chunk,
   if (static_cast<int>(state->index) == n) return 0;
   BitReader r(chunk.data(), chunk.size(), state->bit_pos / 8);
   if (state->bit_pos % 8 != 0) r.Read(static_cast<int>(state->bit_pos % 8));
-  const size_t start = ts->size();
-  const size_t todo = static_cast<size_t>(n) - state->index;
-  ts->resize(start + todo);
-  vs->resize(start + todo);
   XorDecodeState st = *state;
-  const char* error =
-      DecodeLoop(r, st, n, ts->data() + start, vs->data() + start);
-  if (error == nullptr && r.overrun()) error = "xor chunk truncated";
-  if (error != nullptr) {
-    ts->resize(start);
-    vs->resize(start);
-    return absl::InternalError(error);
-  }
+  absl::StatusOr<size_t> kept = DecodeRun(
+      r, st, n, mint, std::numeric_limits<int64_t>::max(), ts, vs);
+  if (!kept.ok()) return kept;
   st.bit_pos = static_cast<uint32_t>(r.BitPos(chunk.data()));
   *state = st;
-  const size_t kept =
-      KeepRange(ts->data() + start, vs->data() + start, todo, mint,
-                std::numeric_limits<int64_t>::max());
-  ts->resize(start + kept);
-  vs->resize(start + kept);
   return kept;
 }
 
