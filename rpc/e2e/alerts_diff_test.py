@@ -112,9 +112,7 @@ def last_eval(base):
 def main():
     vigil_bin, rw_send = sys.argv[1], sys.argv[2]
     with u.Procs() as procs:
-        rules = os.path.join(procs.tmp, "rules.yml")
-        with open(rules, "w") as f:
-            f.write(RULES)
+        rules = procs.write("rules.yml", RULES)
         config = ("global:\n  scrape_interval: 1h\n  evaluation_interval: %ds\n"
                   "rule_files:\n  - %s\n" % (INTERVAL_S, rules))
         prom = u.start_prometheus(procs, config)

@@ -30,6 +30,13 @@ class Procs:
         self.procs = []
         self.tmp = tempfile.mkdtemp(prefix="vigil-e2e-")
 
+    def write(self, name, text):
+        """Writes `text` to `name` in the temporary folder; returns the path."""
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
     def start(self, name, argv):
         log = open(os.path.join(self.tmp, name + ".log"), "wb")
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,

@@ -52,9 +52,7 @@ def slow_alert(base):
 def main():
     vigil_bin, rw_send = sys.argv[1], sys.argv[2]
     with u.Procs() as procs:
-        rules = os.path.join(procs.tmp, "rules.yml")
-        with open(rules, "w") as f:
-            f.write(RULES)
+        rules = procs.write("rules.yml", RULES)
         config = "rule_files:\n  - %s\n" % rules
         state = os.path.join(procs.tmp, "for-state.jsonl")
         flags = ["--rules.alert.for-state-file=" + state,

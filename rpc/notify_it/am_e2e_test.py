@@ -115,9 +115,7 @@ def run(procs, vigil_bin):
     am_port = u.free_port()
     am = "http://127.0.0.1:%d" % am_port
     start_alertmanager(procs, am_port)
-    rules = os.path.join(procs.tmp, "rules.yml")
-    with open(rules, "w") as f:
-        f.write(RULES)
+    rules = procs.write("rules.yml", RULES)
     va = u.start_vigil(procs, vigil_bin, vigil_config(rules, am_port, "a"), name="vigil-a")
     vb = u.start_vigil(procs, vigil_bin, vigil_config(rules, am_port, "b"), name="vigil-b")
     vigils = [va, vb]

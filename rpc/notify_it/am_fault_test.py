@@ -129,9 +129,7 @@ def main():
 def run(procs, vigil_bin):
     port = u.free_port()
     base = "http://127.0.0.1:%d" % port
-    rules = os.path.join(procs.tmp, "rules.yml")
-    with open(rules, "w") as f:
-        f.write(am.RULES)
+    rules = procs.write("rules.yml", am.RULES)
 
     vigil = u.start_vigil(procs, vigil_bin, config(rules, port), extra=[
         "--rules.alert.resend-delay=1s",

@@ -30,9 +30,7 @@ groups:
 
 
 def run(procs, vigil_bin, client_bin):
-    rules = os.path.join(procs.tmp, "rules.yml")
-    with open(rules, "w") as f:
-        f.write(RULES)
+    rules = procs.write("rules.yml", RULES)
     port = u.free_port()
     cfg = "global:\n  evaluation_interval: 1s\nrule_files: [%s]\n" % rules
     vigil = u.start_vigil(procs, vigil_bin, cfg,

@@ -99,9 +99,7 @@ def check_payload(p, status, active_at):
 
 def run(procs, vigil_bin):
     hook = Hook()
-    rules = os.path.join(procs.tmp, "rules.yml")
-    with open(rules, "w") as f:
-        f.write(am.RULES)
+    rules = procs.write("rules.yml", am.RULES)
     cfg = """
 global:
   evaluation_interval: 1s
