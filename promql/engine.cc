@@ -29,6 +29,7 @@ eval::EvalOptions ToEvalOptions(const EngineOptions& o) {
 }  // namespace
 
 using SeriesList = std::vector<storage::SeriesHandle>;
+using eval::Selection;
 
 // Selections by matcher set, across all queries of an engine. Holds them
 // weakly: a list lives as long as some query's Cache holds it, so a rule
@@ -46,7 +47,7 @@ class PreparedQuery::SharedSelections {
     return key;
   }
 
-  std::shared_ptr<const SeriesList> Find(const std::string& key,
+  std::shared_ptr<const Selection> Find(const std::string& key,
                                          const storage::Queryable* q,
                                          uint64_t gen) {
     absl::MutexLock lock(&mu_);
@@ -59,7 +60,7 @@ class PreparedQuery::SharedSelections {
   }
 
   void Put(const std::string& key, const storage::Queryable* q, uint64_t gen,
-           const std::shared_ptr<const SeriesList>& series) {
+           const std::shared_ptr<const Selection>& series) {
     absl::MutexLock lock(&mu_);
     lists_[key] = Weak{q, gen, series};
     // Forget lists no query holds any more, now and then.
@@ -78,7 +79,7 @@ class PreparedQuery::SharedSelections {
   struct Weak {
     const storage::Queryable* store;
     uint64_t generation;
-    std::weak_ptr<const SeriesList> series;
+    std::weak_ptr<const Selection> series;
   };
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Weak> lists_ ABSL_GUARDED_BY(mu_);
@@ -92,7 +93,7 @@ class PreparedQuery::Cache final : public eval::SelectCache {
   explicit Cache(std::shared_ptr<SharedSelections> shared)
       : shared_(std::move(shared)) {}
 
-  absl::StatusOr<std::shared_ptr<const SeriesList>> Select(
+  absl::StatusOr<std::shared_ptr<const Selection>> Select(
       const parser::VectorSelector& vs, const storage::Queryable& q) override {
     const uint64_t gen = q.SelectGeneration(vs.matchers);
     {
@@ -105,14 +106,14 @@ class PreparedQuery::Cache final : public eval::SelectCache {
     }
     const std::string key =
         shared_ != nullptr ? SharedSelections::Key(vs) : std::string();
-    std::shared_ptr<const SeriesList> list;
+    std::shared_ptr<const Selection> list;
     if (shared_ != nullptr) list = shared_->Find(key, &q, gen);
     if (list == nullptr) {
       absl::StatusOr<SeriesList> fresh =
           q.Select(vs.matchers, std::numeric_limits<int64_t>::min(),
                    std::numeric_limits<int64_t>::max());
       if (!fresh.ok()) return fresh.status();
-      list = std::make_shared<const SeriesList>(*std::move(fresh));
+      list = std::make_shared<const Selection>(*std::move(fresh));
       if (shared_ != nullptr) shared_->Put(key, &q, gen, list);
     }
     absl::MutexLock lock(&mu_);
@@ -125,7 +126,7 @@ class PreparedQuery::Cache final : public eval::SelectCache {
   struct Entry {
     const storage::Queryable* store;
     uint64_t generation;
-    std::shared_ptr<const std::vector<storage::SeriesHandle>> series;
+    std::shared_ptr<const Selection> series;
   };
   absl::Mutex mu_;
   absl::flat_hash_map<const parser::VectorSelector*, Entry> entries_

@@ -72,10 +72,10 @@ WindowCache::WindowCache(const storage::Queryable* base,
 
 WindowCache::~WindowCache() { Stop(); }
 
-WindowCache::Shard& WindowCache::ShardOf(storage::SeriesRef ref) const {
+uint32_t WindowCache::ShardIndex(storage::SeriesRef ref) const {
   // Refs carry the head's shard index in their low bits; mix before picking.
   const uint64_t h = ref * 0x9e3779b97f4a7c15ULL;
-  return shards_[(h >> 40) & shard_mask_];
+  return static_cast<uint32_t>(h >> 40) & shard_mask_;
 }
 
 WindowCache::Entry* WindowCache::Resize(Entry* e, uint32_t want) const {
@@ -106,15 +106,21 @@ WindowCache::Entry* WindowCache::Put(Entry* e, const int64_t* t,
 }
 
 size_t WindowCache::CopyOut(const Entry& e, int64_t mint, int64_t maxt,
-                            std::vector<int64_t>* ts,
+                            bool latest_only, std::vector<int64_t>* ts,
                             std::vector<double>* vs) {
   const storage::Sample* begin = e.samples();
   const storage::Sample* end = begin + e.n;
-  const storage::Sample* first = std::lower_bound(
-      begin, end, mint,
-      [](const storage::Sample& a, int64_t b) { return a.t < b; });
-  const storage::Sample* last = first;
-  while (last != end && last->t <= maxt) ++last;
+  // Rules read up to the newest sample: look for maxt from the end.
+  const storage::Sample* last = end;
+  while (last != begin && (last - 1)->t > maxt) --last;
+  const storage::Sample* first;
+  if (latest_only) {
+    first = last != begin && (last - 1)->t >= mint ? last - 1 : last;
+  } else {
+    first = std::lower_bound(
+        begin, last, mint,
+        [](const storage::Sample& a, int64_t b) { return a.t < b; });
+  }
   const size_t n = static_cast<size_t>(last - first);
   const size_t at = ts->size();
   ts->resize(at + n);
@@ -196,8 +202,56 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
   if (options_.max_bytes <= 0 || mint > maxt) {
     return base().ReadSamples(ref, mint, maxt, ts, vs);
   }
-  Shard& sh = ShardOf(ref);
+  Shard& sh = shards_[ShardIndex(ref)];
   absl::MutexLock lock(&sh.mu);
+  return ReadLocked(sh, ref, mint, maxt, /*latest_only=*/false, ts, vs);
+}
+
+void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
+                              int64_t mint, int64_t maxt, bool latest_only,
+                              std::vector<int64_t>* ts,
+                              std::vector<double>* vs, size_t* off,
+                              size_t* n) const {
+  if (options_.max_bytes <= 0 || mint > maxt) {
+    base().ReadWindows(refs, mint, maxt, latest_only, ts, vs, off, n);
+    return;
+  }
+  // Visit the refs shard by shard, so that each shard's lock is taken once
+  // per batch rather than once per series.
+  const uint32_t num_shards = shard_mask_ + 1;
+  thread_local std::vector<uint32_t> shard_of, start, order;
+  shard_of.resize(refs.size());
+  start.assign(num_shards + 1, 0);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    shard_of[i] = ShardIndex(refs[i]);
+    ++start[shard_of[i] + 1];
+  }
+  for (uint32_t k = 0; k < num_shards; ++k) start[k + 1] += start[k];
+  order.resize(refs.size());
+  for (size_t i = 0; i < refs.size(); ++i) {
+    order[start[shard_of[i]]++] = static_cast<uint32_t>(i);
+  }
+  // start[k] is now the end of shard k's run; its beginning is the end of
+  // shard k-1's.
+  uint32_t begin = 0;
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    const uint32_t end = start[k];
+    if (begin == end) continue;
+    Shard& sh = shards_[k];
+    absl::MutexLock lock(&sh.mu);
+    for (uint32_t j = begin; j < end; ++j) {
+      const uint32_t i = order[j];
+      off[i] = ts->size();
+      n[i] = ReadLocked(sh, refs[i], mint, maxt, latest_only, ts, vs);
+    }
+    begin = end;
+  }
+}
+
+size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
+                               int64_t maxt, bool latest_only,
+                               std::vector<int64_t>* ts,
+                               std::vector<double>* vs) const {
   auto it = sh.entries.find(ref);
   if (it != sh.entries.end() && it->second->lo <= mint) {
     Entry* e = it->second;
@@ -221,18 +275,30 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
       }
     }
     ++sh.hits;
-    return CopyOut(*e, mint, maxt, ts, vs);
+    return CopyOut(*e, mint, maxt, latest_only, ts, vs);
   }
   const size_t start = ts->size();
-  const size_t n = base().ReadSamples(ref, mint, maxt, ts, vs);
+  size_t n = base().ReadSamples(ref, mint, maxt, ts, vs);
   ++sh.misses;
+  // The whole window goes into the entry; the caller gets only what it
+  // asked for.
+  const auto answer = [&] {
+    if (latest_only && n > 1) {
+      (*ts)[start] = ts->back();
+      (*vs)[start] = vs->back();
+      ts->resize(start + 1);
+      vs->resize(start + 1);
+      return size_t{1};
+    }
+    return n;
+  };
   Entry* e = it != sh.entries.end() ? it->second : nullptr;
   if (e == nullptr) {
     if (bytes_.load(std::memory_order_relaxed) + kSlotBytes +
             Entry::BytesFor(static_cast<uint32_t>(n)) >
         options_.max_bytes) {
       ++sh.over_budget;
-      return n;
+      return answer();
     }
     bytes_.fetch_add(kSlotBytes, std::memory_order_relaxed);
   } else {
@@ -247,7 +313,7 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
   e->epoch = epoch_.load(std::memory_order_relaxed);
   e->cursor = storage::TailCursor();
   sh.entries[ref] = e;
-  return n;
+  return answer();
 }
 
 WindowCacheStats WindowCache::Stats() const {

@@ -71,6 +71,13 @@ class WindowCache final : public storage::ForwardingQueryable {
                      std::vector<int64_t>* ts,
                      std::vector<double>* vs) const override;
 
+  // The same as base->ReadWindows, shard by shard: one lock per shard per
+  // batch.
+  void ReadWindows(absl::Span<const storage::SeriesRef> refs, int64_t mint,
+                   int64_t maxt, bool latest_only, std::vector<int64_t>* ts,
+                   std::vector<double>* vs, size_t* off,
+                   size_t* n) const override;
+
   // Everything else is the store's (ForwardingQueryable).
 
   WindowCacheStats Stats() const;
@@ -86,10 +93,17 @@ class WindowCache final : public storage::ForwardingQueryable {
   struct Entry;
   struct Shard;
 
-  Shard& ShardOf(storage::SeriesRef ref) const;
-  // Appends e's samples in [mint, maxt] to ts/vs.
+  uint32_t ShardIndex(storage::SeriesRef ref) const;
+  // ReadSamples (only the newest sample when `latest_only`) with sh.mu held
+  // and sh the shard of ref.
+  size_t ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
+                    int64_t maxt, bool latest_only, std::vector<int64_t>* ts,
+                    std::vector<double>* vs) const;
+  // Appends e's samples in [mint, maxt] (the newest of them when
+  // `latest_only`) to ts/vs.
   static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
-                        std::vector<int64_t>* ts, std::vector<double>* vs);
+                        bool latest_only, std::vector<int64_t>* ts,
+                        std::vector<double>* vs);
   // Drops samples older than the window, keeping [keep_from, ...).
   void Trim(Entry& e, int64_t keep_from) const;
   // Returns `e` (null: a new entry) or a replacement with room for `want`

@@ -66,6 +66,13 @@ class Labels {
   // values escaped as Go's %q does.
   std::string ToString() const;
 
+  // True when both share one copy of their contents (so are equal); lets a
+  // cache tell in O(1) that a series still carries the labels it was
+  // resolved with.
+  bool SharesContentsWith(const Labels& other) const {
+    return rep_ == other.rep_;
+  }
+
   // Lexicographic order over (name, value) pairs, as Prometheus sorts series.
   friend bool operator<(const Labels& a, const Labels& b);
   friend bool operator==(const Labels& a, const Labels& b) {

@@ -126,6 +126,31 @@ class Queryable {
                              std::vector<int64_t>* ts,
                              std::vector<double>* vs) const = 0;
 
+  // ReadSamples for many series at once, for evaluators that read every
+  // series of a selector: a store can then take each lock and warm each
+  // structure once per batch instead of once per series. For each refs[i]
+  // appends its samples in [mint, maxt] (only the newest of them when
+  // `latest_only`: an instant selector needs no more) to ts/vs and sets
+  // off[i] and n[i] to where they went. One series' samples are contiguous
+  // and in time order; series may come in any order in the buffers.
+  // REQUIRES: off and n point to refs.size() elements each.
+  virtual void ReadWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                           int64_t maxt, bool latest_only,
+                           std::vector<int64_t>* ts, std::vector<double>* vs,
+                           size_t* off, size_t* n) const {
+    for (size_t i = 0; i < refs.size(); ++i) {
+      off[i] = ts->size();
+      n[i] = ReadSamples(refs[i], mint, maxt, ts, vs);
+      if (latest_only && n[i] > 1) {
+        (*ts)[off[i]] = ts->back();
+        (*vs)[off[i]] = vs->back();
+        ts->resize(off[i] + 1);
+        vs->resize(off[i] + 1);
+        n[i] = 1;
+      }
+    }
+  }
+
   // Appends every sample of `ref` newer than `after`, in time order; returns
   // how many. `cursor` lets a store go on decoding where the previous call
   // for this series stopped, so polling a series for its new samples costs
@@ -166,6 +191,8 @@ class Queryable {
 // A Queryable that passes every call on to another one, for decorators
 // (caches, counters in tests) that override only what they change. Borrows
 // `base`, which must outlive it; as thread-safe as `base` and the overrides.
+// A decorator that changes ReadSamples must change ReadWindows too: the
+// forwarded ReadWindows goes to `base` directly.
 class ForwardingQueryable : public Queryable {
  public:
   explicit ForwardingQueryable(const Queryable* base) : base_(base) {}
@@ -184,6 +211,12 @@ class ForwardingQueryable : public Queryable {
                         std::vector<int64_t>* ts,
                         std::vector<double>* vs) const override {
     return base_->ReadNewSamples(ref, after, cursor, ts, vs);
+  }
+  void ReadWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                   int64_t maxt, bool latest_only, std::vector<int64_t>* ts,
+                   std::vector<double>* vs, size_t* off,
+                   size_t* n) const override {
+    base_->ReadWindows(refs, mint, maxt, latest_only, ts, vs, off, n);
   }
   absl::StatusOr<std::vector<std::string>> LabelNames(
       absl::Span<const Matcher> matchers, int64_t mint,

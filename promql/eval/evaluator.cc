@@ -25,6 +25,73 @@
 namespace vigil::promql::eval {
 namespace {
 
+std::vector<storage::SeriesRef> RefsOf(
+    const std::vector<storage::SeriesHandle>& series) {
+  std::vector<storage::SeriesRef> refs;
+  refs.reserve(series.size());
+  for (const storage::SeriesHandle& h : series) refs.push_back(h.ref);
+  return refs;
+}
+
+bool IsCounterName(std::string_view name) {
+  for (std::string_view suf : {"_total", "_sum", "_count", "_bucket"}) {
+    if (name.size() >= suf.size() &&
+        name.substr(name.size() - suf.size()) == suf) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Selection::Selection(std::vector<storage::SeriesHandle> series)
+    : series_(std::move(series)), refs_(RefsOf(series_)) {
+  non_counter_.reserve(series_.size());
+  for (const storage::SeriesHandle& h : series_) {
+    const std::string_view name = h.labels.MetricName();
+    non_counter_.push_back(!name.empty() && !IsCounterName(name));
+  }
+}
+
+std::shared_ptr<const Selection::Grouping> Selection::GroupingFor(
+    const std::vector<std::string>& names, bool without) const {
+  std::string key(without ? "w" : "b");
+  for (const std::string& n : names) absl::StrAppend(&key, n.size(), ":", n);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = groupings_.find(key);
+    if (it != groupings_.end()) return it->second;
+  }
+  // Computed outside the lock: two threads may both compute the same
+  // grouping, and the second one's copy is dropped.
+  std::vector<std::string> key_names = names;
+  if (without) key_names.push_back(std::string(storage::kMetricNameLabel));
+  auto g = std::make_shared<Grouping>();
+  g->group_of.resize(series_.size());
+  absl::flat_hash_map<uint64_t, uint32_t> index;
+  for (size_t k = 0; k < series_.size(); ++k) {
+    const storage::Labels& l = series_[k].labels;
+    auto [it, inserted] = index.try_emplace(
+        l.HashFor(key_names, !without), static_cast<uint32_t>(g->labels.size()));
+    if (inserted) {
+      storage::LabelsBuilder b(l);
+      if (without) {
+        for (const std::string& n : key_names) b.Del(n);
+      } else {
+        b.Keep(names);
+      }
+      g->labels.push_back(b.Build());
+    }
+    g->group_of[k] = it->second;
+  }
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = groupings_.try_emplace(key, std::move(g));
+  return it->second;
+}
+
+namespace {
+
 using parser::BinaryOp;
 using PT = parser::ValueType;
 using storage::Labels;
@@ -42,6 +109,8 @@ struct Steps {
 };
 
 // One series of an instant vector over all steps.
+constexpr uint32_t kNoSource = std::numeric_limits<uint32_t>::max();
+
 struct VSeries {
   Labels labels;
   // Inline storage: an instant query (one step) allocates nothing here.
@@ -49,6 +118,9 @@ struct VSeries {
   absl::InlinedVector<uint8_t, 8> has;
   // Delayed __name__ removal: the name goes when the query ends.
   bool drop_name = false;
+  // Index of the series in its Val's origin Selection, kNoSource when it
+  // did not come straight from one.
+  uint32_t src = kNoSource;
 
   bool Empty() const {
     for (uint8_t h : has) {
@@ -65,6 +137,7 @@ struct RSeries {
   size_t off = 0;
   size_t n = 0;
   bool drop_name = false;
+  uint32_t src = kNoSource;  // as VSeries::src
 };
 
 // Sample buffers kept per thread between evaluations: a rule evaluating
@@ -126,6 +199,13 @@ struct Val {
   std::string str;             // kString
   std::vector<VSeries> vec;    // kVector
   RangeVec range;              // kMatrix
+  // The selection the series (vec or range) were read from, so that work
+  // derived from a selection (an aggregation's grouping) is done once per
+  // selection, not once per evaluation. A series counts as coming from it
+  // only while its src is set and its labels still share the selection's
+  // contents (see SharesContentsWith), so operators that rebuild labels
+  // need not clear this.
+  std::shared_ptr<const Selection> origin;
 };
 
 VSeries NewSeries(Labels l, int n) {
@@ -359,8 +439,12 @@ class Evaluator {
     return te;
   }
 
+  // Reads the series `vs` selects, each one's samples in [mint, maxt] (its
+  // newest only when `latest_only`), into `out`, and the selection they
+  // came from into *origin.
   absl::Status Fetch(const parser::VectorSelector& vs, int64_t mint,
-                     int64_t maxt, RangeVec* out);
+                     int64_t maxt, bool latest_only, RangeVec* out,
+                     std::shared_ptr<const Selection>* origin);
   absl::StatusOr<Val> EvalVectorSelector(const parser::VectorSelector& vs,
                                          const Steps& s, bool timestamps);
   absl::StatusOr<Val> EvalMatrixSelector(const parser::MatrixSelector& ms,
@@ -395,33 +479,46 @@ class Evaluator {
 };
 
 absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
-                              int64_t maxt, RangeVec* out) {
-  std::vector<storage::SeriesHandle> owned;
-  std::shared_ptr<const std::vector<storage::SeriesHandle>> cached;
+                              int64_t maxt, bool latest_only, RangeVec* out,
+                              std::shared_ptr<const Selection>* origin) {
+  std::shared_ptr<const Selection> sel;
   if (opts_.select_cache != nullptr) {
-    ASSIGN_OR_RETURN(cached, opts_.select_cache->Select(vs, q_));
+    ASSIGN_OR_RETURN(sel, opts_.select_cache->Select(vs, q_));
   } else {
-    ASSIGN_OR_RETURN(owned, q_.Select(vs.matchers, mint, maxt));
+    ASSIGN_OR_RETURN(std::vector<storage::SeriesHandle> owned,
+                     q_.Select(vs.matchers, mint, maxt));
+    sel = std::make_shared<const Selection>(std::move(owned));
   }
-  const std::vector<storage::SeriesHandle>& handles =
-      cached != nullptr ? *cached : owned;
+  const std::vector<storage::SeriesHandle>& handles = sel->series();
+  const absl::Span<const storage::SeriesRef> refs = sel->refs();
   out->series.reserve(handles.size());
-  for (const auto& h : handles) {
-    RSeries r;
-    r.labels = h.labels;
-    r.off = out->ts.size();
-    r.n = q_.ReadSamples(h.ref, mint, maxt, &out->ts, &out->vs);
-    samples_loaded += static_cast<int64_t>(r.n);
-    if (out->series.empty() && r.n > 0 && handles.size() > 1) {
+  // Read in batches, checking the limits between them, so that a query
+  // over too many samples stops early instead of loading them all first.
+  constexpr size_t kBatch = 4096;
+  size_t off[kBatch], cnt[kBatch];
+  for (size_t first = 0; first < refs.size(); first += kBatch) {
+    const size_t len = std::min(kBatch, refs.size() - first);
+    q_.ReadWindows(refs.subspan(first, len), mint, maxt, latest_only,
+                   &out->ts, &out->vs, off, cnt);
+    for (size_t i = 0; i < len; ++i) {
+      if (cnt[i] == 0) continue;
+      samples_loaded += static_cast<int64_t>(cnt[i]);
+      RSeries& r = out->series.emplace_back();
+      r.labels = handles[first + i].labels;
+      r.off = off[i];
+      r.n = cnt[i];
+      r.src = static_cast<uint32_t>(first + i);
+    }
+    if (first == 0 && len < refs.size()) {
       // Series of one selector tend to have the same density: size the
-      // shared buffers once instead of growing them series by series.
-      size_t want = handles.size() * (r.n + r.n / 8 + 1);
+      // shared buffers once instead of growing them batch by batch.
+      const size_t want = out->ts.size() / len * refs.size() * 9 / 8 + 16;
       out->ts.reserve(want);
       out->vs.reserve(want);
     }
-    if (r.n > 0) out->series.push_back(std::move(r));
-    if ((out->series.size() & 1023) == 0) RETURN_IF_ERROR(CheckLimits());
+    RETURN_IF_ERROR(CheckLimits());
   }
+  *origin = std::move(sel);
   return CheckLimits();
 }
 
@@ -431,12 +528,15 @@ absl::StatusOr<Val> Evaluator::EvalVectorSelector(
   auto [mn, mx] = std::minmax_element(te.begin(), te.end());
   int64_t mint = *mn - opts_.lookback_delta_ms + 1, maxt = *mx;
   RangeVec raw;
-  RETURN_IF_ERROR(Fetch(vs, mint, maxt, &raw));
   Val out;
+  // One step needs only each series' newest sample in the lookback window.
+  RETURN_IF_ERROR(Fetch(vs, mint, maxt, /*latest_only=*/s.n == 1, &raw,
+                        &out.origin));
   out.type = PT::kVector;
   out.vec.reserve(raw.series.size());
   for (RSeries& r : raw.series) {
     VSeries vsr = NewSeries(std::move(r.labels), s.n);
+    vsr.src = r.src;
     const int64_t* ts = raw.T(r);
     const double* vals = raw.V(r);
     size_t j = 0;
@@ -470,28 +570,33 @@ absl::StatusOr<Val> Evaluator::EvalMatrixSelector(
   auto [mn, mx] = std::minmax_element(out.range.eval_ts.begin(),
                                       out.range.eval_ts.end());
   RangeVec& rv = out.range;
-  RETURN_IF_ERROR(Fetch(vs, *mn - ms.range_ms + 1, *mx, &rv));
-  // Range vectors never contain staleness markers: compact them away.
-  size_t w = 0, kept = 0;
-  for (size_t idx = 0; idx < rv.series.size(); ++idx) {
-    RSeries& r = rv.series[idx];
-    size_t start = w;
-    for (size_t k = r.off; k < r.off + r.n; ++k) {
-      if (storage::IsStaleNaN(rv.vs[k])) continue;
-      rv.ts[w] = rv.ts[k];
-      rv.vs[w] = rv.vs[k];
+  RETURN_IF_ERROR(Fetch(vs, *mn - ms.range_ms + 1, *mx,
+                        /*latest_only=*/false, &rv, &out.origin));
+  // Range vectors never contain staleness markers: compact them away, each
+  // series within its own samples (series need not be adjacent in the
+  // buffers).
+  bool emptied = false;
+  for (RSeries& r : rv.series) {
+    int64_t* t = rv.ts.data() + r.off;
+    double* v = rv.vs.data() + r.off;
+    size_t k = 0;
+    while (k < r.n && !storage::IsStaleNaN(v[k])) ++k;
+    if (k == r.n) continue;
+    size_t w = k;
+    for (++k; k < r.n; ++k) {
+      if (storage::IsStaleNaN(v[k])) continue;
+      t[w] = t[k];
+      v[w] = v[k];
       ++w;
     }
-    r.off = start;
-    r.n = w - start;
-    if (r.n > 0) {
-      if (kept != idx) rv.series[kept] = std::move(r);
-      ++kept;
-    }
+    r.n = w;
+    emptied = emptied || w == 0;
   }
-  rv.series.resize(kept);
-  rv.ts.resize(w);
-  rv.vs.resize(w);
+  if (emptied) {
+    rv.series.erase(std::remove_if(rv.series.begin(), rv.series.end(),
+                                   [](const RSeries& r) { return r.n == 0; }),
+                    rv.series.end());
+  }
   return out;
 }
 
@@ -594,15 +699,6 @@ absl::StatusOr<Val> Evaluator::Eval(const parser::Expr& e, const Steps& s) {
 
 // ---------------------------------------------------------------- functions
 
-bool IsCounterName(std::string_view name) {
-  for (std::string_view suf : {"_total", "_sum", "_count", "_bucket"}) {
-    if (name.size() >= suf.size() &&
-        name.substr(name.size() - suf.size()) == suf) {
-      return true;
-    }
-  }
-  return false;
-}
 
 absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
                                                  std::string_view name,
@@ -649,10 +745,12 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
   RangeVec& rv = m.range;
   Val out;
   out.type = PT::kVector;
+  out.origin = std::move(m.origin);
   out.vec.reserve(rv.series.size());
   std::vector<double> args(scalars.size());
   for (RSeries& r : rv.series) {
     VSeries vs = NewSeries(std::move(r.labels), s.n);
+    vs.src = r.src;
     vs.drop_name = keep_name ? r.drop_name : true;
     const int64_t* ts = rv.T(r);
     const double* vals = rv.V(r);
@@ -675,8 +773,18 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
     }
     if (!any) continue;
     if (counter_check) {
-      std::string_view mname = vs.labels.MetricName();
-      if (!mname.empty() && !IsCounterName(mname)) {
+      // Series straight from a selection were checked when it was made.
+      std::string_view mname;
+      if (out.origin != nullptr && vs.src < out.origin->series().size() &&
+          vs.labels.SharesContentsWith(
+              out.origin->series()[vs.src].labels)) {
+        if (out.origin->NamedLikeNonCounter(vs.src)) {
+          mname = vs.labels.MetricName();
+        }
+      } else if (!IsCounterName(vs.labels.MetricName())) {
+        mname = vs.labels.MetricName();
+      }
+      if (!mname.empty()) {
         annos.Info(absl::StrCat(
             "PromQL info: metric might not be a counter, name does not end in "
             "_total/_sum/_count/_bucket: ",
@@ -1318,13 +1426,39 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const parser::AggregateExpr& a,
   }
 
   // Group ids, once per series.
-  std::vector<std::string> key_names = a.grouping;
-  if (a.without) key_names.push_back(kName);
   std::vector<size_t> gid(vec.size());
   std::vector<Labels> group_labels;
   std::vector<bool> group_drop;
   std::vector<std::vector<size_t>> members;
-  {
+  // Series straight from one selection (labels untouched): its grouping is
+  // computed once per selection, and here each series only looks its group
+  // up. Groups are renumbered in order of first appearance, as below.
+  bool from_selection = in.origin != nullptr;
+  for (size_t k = 0; from_selection && k < vec.size(); ++k) {
+    const uint32_t src = vec[k].src;
+    from_selection = src < in.origin->series().size() &&
+                     vec[k].labels.SharesContentsWith(
+                         in.origin->series()[src].labels);
+  }
+  if (from_selection) {
+    std::shared_ptr<const Selection::Grouping> g =
+        in.origin->GroupingFor(a.grouping, a.without);
+    std::vector<uint32_t> local(g->labels.size(), kNoSource);
+    for (size_t k = 0; k < vec.size(); ++k) {
+      const uint32_t whole = g->group_of[vec[k].src];
+      if (local[whole] == kNoSource) {
+        local[whole] = static_cast<uint32_t>(group_labels.size());
+        group_labels.push_back(g->labels[whole]);
+        group_drop.push_back(vec[k].drop_name &&
+                             group_labels.back().Has(kName));
+        members.emplace_back();
+      }
+      gid[k] = local[whole];
+      members[gid[k]].push_back(k);
+    }
+  } else {
+    std::vector<std::string> key_names = a.grouping;
+    if (a.without) key_names.push_back(kName);
     absl::flat_hash_map<uint64_t, size_t> index;
     for (size_t k = 0; k < vec.size(); ++k) {
       uint64_t h = vec[k].labels.HashFor(key_names, !a.without);

@@ -7,9 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "promql/parser/ast.h"
 #include "promql/value/value.h"
@@ -17,17 +21,57 @@
 
 namespace vigil::promql::eval {
 
+// The series a selector resolved to, and what evaluations derive from
+// them once rather than at every evaluation: the refs for batched reads and
+// the groupings of aggregations over them. Shared (through shared_ptr) by
+// every query whose selector has the same matchers, for as long as the
+// store's SelectGeneration stays the same. The series are immutable; the
+// groupings are computed on first use under a mutex, so every call is
+// thread-safe.
+class Selection {
+ public:
+  explicit Selection(std::vector<storage::SeriesHandle> series);
+  Selection(const Selection&) = delete;
+  Selection& operator=(const Selection&) = delete;
+
+  const std::vector<storage::SeriesHandle>& series() const { return series_; }
+  absl::Span<const storage::SeriesRef> refs() const { return refs_; }
+  // Whether series i's metric name lacks the counter suffixes rate() and
+  // increase() expect (_total, _sum, _count, _bucket), for their info
+  // annotation without touching each series' labels at every evaluation.
+  bool NamedLikeNonCounter(size_t i) const { return non_counter_[i] != 0; }
+
+  // The series grouped as an aggregation `by (names)` (or `without (names)`
+  // and __name__) groups them: group_of[i] is series i's group, whose labels
+  // are labels[group_of[i]]. Groups are numbered in order of first
+  // appearance.
+  struct Grouping {
+    std::vector<uint32_t> group_of;
+    std::vector<storage::Labels> labels;
+  };
+  std::shared_ptr<const Grouping> GroupingFor(
+      const std::vector<std::string>& names, bool without) const;
+
+ private:
+  const std::vector<storage::SeriesHandle> series_;
+  const std::vector<storage::SeriesRef> refs_;
+  std::vector<uint8_t> non_counter_;
+  mutable absl::Mutex mu_;
+  mutable absl::flat_hash_map<std::string, std::shared_ptr<const Grouping>>
+      groupings_ ABSL_GUARDED_BY(mu_);
+};
+
 // Remembers the series a selector resolved to, so that a query evaluated
 // again and again (a rule) skips the index while the store's
-// IndexGeneration() stays the same. Implementations are thread-safe.
+// SelectGeneration() stays the same. Implementations are thread-safe.
 class SelectCache {
  public:
   virtual ~SelectCache() = default;
   // The series matching `vs` in `q` (all times; series without samples in
   // the evaluated range are skipped by the caller). The result is shared and
   // immutable.
-  virtual absl::StatusOr<std::shared_ptr<const std::vector<storage::SeriesHandle>>>
-  Select(const parser::VectorSelector& vs, const storage::Queryable& q) = 0;
+  virtual absl::StatusOr<std::shared_ptr<const Selection>> Select(
+      const parser::VectorSelector& vs, const storage::Queryable& q) = 0;
 };
 
 struct EvalOptions {
