@@ -16,6 +16,10 @@ struct WindowCache::Entry {
   int64_t last = 0;   // lo - 1 while nothing is covered
   int64_t span = 0;   // longest maxt - mint read from this entry
   uint32_t epoch = 0;  // epoch_ at the last read
+  // The feed epoch (feed_epoch_) in which the entry was last brought up to
+  // date with the store and has not been reported changed since; any
+  // other value (0 included) means the store may hold newer samples.
+  uint32_t current_in = 0;
   uint32_t n = 0;
   uint32_t cap = 0;
   // Where the store stopped decoding this series for us.
@@ -202,9 +206,29 @@ size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
   if (options_.max_bytes <= 0 || mint > maxt) {
     return base().ReadSamples(ref, mint, maxt, ts, vs);
   }
+  const uint32_t feed_epoch = SyncWithFeed();
   Shard& sh = shards_[ShardIndex(ref)];
   absl::MutexLock lock(&sh.mu);
-  return ReadLocked(sh, ref, mint, maxt, /*latest_only=*/false, ts, vs);
+  return ReadLocked(sh, ref, mint, maxt, /*latest_only=*/false, feed_epoch,
+                    ts, vs);
+}
+
+uint32_t WindowCache::SyncWithFeed() const {
+  absl::MutexLock lock(&feed_mu_);
+  changed_.clear();
+  if (!base().ReadChanges(&feed_cursor_, &changed_)) {
+    // Nothing known: every entry may be behind the store.
+    feed_epoch_ = feed_epoch_ + 1 == 0 ? 1 : feed_epoch_ + 1;
+    return feed_epoch_;
+  }
+  if (changed_.empty()) return feed_epoch_;
+  ForEachByShard(changed_, [&](Shard& sh, absl::Span<const uint32_t> idx) {
+    for (uint32_t i : idx) {
+      auto it = sh.entries.find(changed_[i]);
+      if (it != sh.entries.end()) it->second->current_in = 0;
+    }
+  });
+  return feed_epoch_;
 }
 
 void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
@@ -216,8 +240,21 @@ void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
     base().ReadWindows(refs, mint, maxt, latest_only, ts, vs, off, n);
     return;
   }
-  // Visit the refs shard by shard, so that each shard's lock is taken once
-  // per batch rather than once per series.
+  const uint32_t feed_epoch = SyncWithFeed();
+  ForEachByShard(refs, [&](Shard& sh, absl::Span<const uint32_t> idx) {
+    for (uint32_t i : idx) {
+      off[i] = ts->size();
+      n[i] = ReadLocked(sh, refs[i], mint, maxt, latest_only, feed_epoch, ts,
+                        vs);
+    }
+  });
+}
+
+template <typename F>
+void WindowCache::ForEachByShard(absl::Span<const storage::SeriesRef> refs,
+                                 F f) const {
+  // Shard by shard, so that each shard's lock is taken once per batch
+  // rather than once per series.
   const uint32_t num_shards = shard_mask_ + 1;
   thread_local std::vector<uint32_t> shard_of, start, order;
   shard_of.resize(refs.size());
@@ -239,18 +276,14 @@ void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
     if (begin == end) continue;
     Shard& sh = shards_[k];
     absl::MutexLock lock(&sh.mu);
-    for (uint32_t j = begin; j < end; ++j) {
-      const uint32_t i = order[j];
-      off[i] = ts->size();
-      n[i] = ReadLocked(sh, refs[i], mint, maxt, latest_only, ts, vs);
-    }
+    f(sh, absl::MakeConstSpan(order.data() + begin, end - begin));
     begin = end;
   }
 }
 
 size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
                                int64_t maxt, bool latest_only,
-                               std::vector<int64_t>* ts,
+                               uint32_t feed_epoch, std::vector<int64_t>* ts,
                                std::vector<double>* vs) const {
   auto it = sh.entries.find(ref);
   if (it != sh.entries.end() && it->second->lo <= mint) {
@@ -258,8 +291,10 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
     e->epoch = epoch_.load(std::memory_order_relaxed);
     if (maxt - mint > e->span) e->span = maxt - mint;
     // Samples the store got since: all newer than e->last (in-order store).
+    // None when the change feed has not reported the series since the entry
+    // was last brought up to date: then the store is not asked at all.
     const int64_t from = std::max(e->last + 1, e->lo);
-    if (from <= maxt) {
+    if (from <= maxt && e->current_in != feed_epoch) {
       sh.t.clear();
       sh.v.clear();
       // Everything newer, also past maxt: e->last must be the newest sample
@@ -273,6 +308,7 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
         e = Put(e, sh.t.data(), sh.v.data(), n);
         it->second = e;
       }
+      e->current_in = feed_epoch;
     }
     ++sh.hits;
     return CopyOut(*e, mint, maxt, latest_only, ts, vs);
@@ -312,6 +348,8 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
   e->span = std::max(e->span, maxt - mint);
   e->epoch = epoch_.load(std::memory_order_relaxed);
   e->cursor = storage::TailCursor();
+  // Filled up to maxt only: the store may hold newer samples.
+  e->current_in = 0;
   sh.entries[ref] = e;
   return answer();
 }

@@ -96,9 +96,18 @@ class WindowCache final : public storage::ForwardingQueryable {
   uint32_t ShardIndex(storage::SeriesRef ref) const;
   // ReadSamples (only the newest sample when `latest_only`) with sh.mu held
   // and sh the shard of ref.
+  // `feed_epoch` is what SyncWithFeed returned at the start of the read.
   size_t ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
-                    int64_t maxt, bool latest_only, std::vector<int64_t>* ts,
-                    std::vector<double>* vs) const;
+                    int64_t maxt, bool latest_only, uint32_t feed_epoch,
+                    std::vector<int64_t>* ts, std::vector<double>* vs) const;
+  // Marks the entries of series the store's change feed reports as behind
+  // it; returns the feed epoch a read may then trust entries of. Every read
+  // calls it first, so a sample the store had when the read began is seen.
+  uint32_t SyncWithFeed() const;
+  // Calls f(shard, indices into refs of that shard's series) with the
+  // shard's lock held, shard by shard.
+  template <typename F>
+  void ForEachByShard(absl::Span<const storage::SeriesRef> refs, F f) const;
   // Appends e's samples in [mint, maxt] (the newest of them when
   // `latest_only`) to ts/vs.
   static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
@@ -118,6 +127,14 @@ class WindowCache final : public storage::ForwardingQueryable {
   mutable std::atomic<int64_t> bytes_{0};
   // Stamped on entries when read; Sweep() moves it on.
   std::atomic<uint32_t> epoch_{2};
+
+  // The store's change feed: which series got samples since the last read.
+  mutable absl::Mutex feed_mu_;
+  mutable storage::ChangeCursor feed_cursor_ ABSL_GUARDED_BY(feed_mu_);
+  mutable std::vector<storage::SeriesRef> changed_ ABSL_GUARDED_BY(feed_mu_);
+  // Moves on whenever the feed cannot tell what changed; starts at 1 so
+  // that 0 never names a current epoch.
+  mutable uint32_t feed_epoch_ ABSL_GUARDED_BY(feed_mu_) = 1;
 
   absl::Mutex sweep_mu_;
   bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;

@@ -124,6 +124,18 @@ struct alignas(64) Head::Shard {
   int64_t max_t ABSL_GUARDED_BY(mu) = kMinT;
   // Written under mu; read without it by the chunk-bytes limit check.
   std::atomic<int64_t> chunk_bytes{0};
+  // The change feed: refs appended to, the i-th (counting from the feed's
+  // start) at changes[i % changes.size()]. Empty until a reader asks.
+  std::vector<SeriesRef> changes ABSL_GUARDED_BY(mu);
+  // How many refs were ever logged; written under mu, read without it to
+  // skip shards with nothing new.
+  std::atomic<uint64_t> change_seq{0};
+
+  void LogChange(SeriesRef ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const uint64_t seq = change_seq.load(std::memory_order_relaxed);
+    changes[seq % changes.size()] = ref;
+    change_seq.store(seq + 1, std::memory_order_release);
+  }
 };
 
 // Label pair -> sorted refs. Series creation appends under the writer lock;
@@ -408,8 +420,13 @@ absl::StatusOr<AppendStats> Head::AppendImpl(
       if (with_refs) refs[i] = s->ref;
       if (entry.samples.empty()) continue;
       const int64_t bytes_before = s->ChunkBytes();
+      const int64_t appended_before = stats.appended;
       for (const Sample& x : entry.samples) {
         AppendSample(*s, x.t, x.v, too_old_before, &stats);
+      }
+      if (!sh.changes.empty() && stats.appended != appended_before) {
+        if (sh.changes.size() < sh.by_ref.size()) GrowChangeRing(sh);
+        sh.LogChange(s->ref);
       }
       bytes_delta += s->ChunkBytes() - bytes_before;
       if (s->min_t < shard_min) shard_min = s->min_t;
@@ -1163,6 +1180,56 @@ HeadStats Head::Stats() const {
   st.symbols = static_cast<int64_t>(symbols_.size());
   st.approx_memory_bytes = mem + symbol_bytes;
   return st;
+}
+
+void Head::GrowChangeRing(Shard& sh) {
+  const size_t want = std::max<size_t>(
+      1024, std::bit_ceil(2 * std::max<size_t>(1, sh.by_ref.size())));
+  std::vector<SeriesRef> grown(want, 0);
+  const uint64_t seq = sh.change_seq.load(std::memory_order_relaxed);
+  if (!sh.changes.empty()) {
+    // Keep what a reader may still need: the last changes.size() entries.
+    const uint64_t kept = std::min<uint64_t>(seq, sh.changes.size());
+    for (uint64_t i = seq - kept; i < seq; ++i) {
+      grown[i % want] = sh.changes[i % sh.changes.size()];
+    }
+  }
+  sh.changes = std::move(grown);
+}
+
+bool Head::ReadChanges(ChangeCursor* cursor,
+                       std::vector<SeriesRef>* refs) const {
+  const uint32_t num_shards = shard_mask_ + 1;
+  if (!change_feed_.load(std::memory_order_acquire)) {
+    for (uint32_t k = 0; k < num_shards; ++k) {
+      absl::MutexLock lock(&shards_[k].mu);
+      if (shards_[k].changes.empty()) GrowChangeRing(shards_[k]);
+    }
+    change_feed_.store(true, std::memory_order_release);
+  }
+  const bool started = cursor->seq.size() == num_shards;
+  if (!started) cursor->seq.assign(num_shards, 0);
+  bool complete = started;
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    Shard& sh = shards_[k];
+    uint64_t& at = cursor->seq[k];
+    if (started && sh.change_seq.load(std::memory_order_acquire) == at) {
+      continue;
+    }
+    absl::ReaderMutexLock lock(&sh.mu);
+    const uint64_t now = sh.change_seq.load(std::memory_order_relaxed);
+    if (started) {
+      if (now - at > sh.changes.size()) {
+        complete = false;  // overwritten before we came back
+      } else {
+        for (uint64_t i = at; i < now; ++i) {
+          refs->push_back(sh.changes[i % sh.changes.size()]);
+        }
+      }
+    }
+    at = now;
+  }
+  return complete;
 }
 
 }  // namespace vigil::storage

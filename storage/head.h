@@ -107,6 +107,13 @@ class Head final : public Appendable, public Queryable {
   absl::StatusOr<std::vector<std::string>> LabelValues(
       std::string_view name, absl::Span<const Matcher> matchers, int64_t mint,
       int64_t maxt) const override;
+  // The feed starts with the first call (the head keeps no feed until a
+  // reader asks for one). Per shard it holds a ring of the refs appended
+  // to, one to two times the shard's series (8 to 16 bytes per series), so
+  // a reader that comes back at least once per scrape round misses
+  // nothing.
+  bool ReadChanges(ChangeCursor* cursor,
+                   std::vector<SeriesRef>* refs) const override;
   uint64_t IndexGeneration() const override {
     return generation_.load(std::memory_order_acquire);
   }
@@ -178,6 +185,9 @@ class Head final : public Appendable, public Queryable {
   void ForEachSeries(absl::Span<const SeriesRef> refs, int64_t mint,
                      int64_t maxt, F f) const;
   void RetentionLoop(absl::Duration period);
+  // Makes the change ring of `sh` big enough for its series, keeping its
+  // newest entries. REQUIRES: sh.mu held exclusively.
+  static void GrowChangeRing(Shard& sh);
 
   const HeadOptions options_;
   Clock* const clock_;
@@ -197,6 +207,8 @@ class Head final : public Appendable, public Queryable {
   // together overshoot max_series.
   std::atomic<int64_t> pending_series_{0};
   std::atomic<int64_t> truncated_before_{INT64_MIN};
+  // Set by the first ReadChanges; appends log refs only from then on.
+  mutable std::atomic<bool> change_feed_{false};
 
   absl::Mutex retention_mu_;
   bool stopping_ ABSL_GUARDED_BY(retention_mu_) = false;

@@ -1,5 +1,6 @@
 #include "storage/head.h"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <limits>
@@ -7,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/base/clock.h"
@@ -409,6 +411,50 @@ TEST(Head, SelectGenerationFollowsOnlyTheSelectedName) {
   EXPECT_GT(up_gen3, up_gen2);
   AppendOne(head, L({{"__name__", "up"}, {"job", "a"}}), {{20000, 1}});
   EXPECT_GT(head.SelectGeneration(up), up_gen3);
+}
+
+TEST(Head, ChangeFeedReportsEverySeriesAppendedTo) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.num_shards = 4;
+  Head head(opts, &clock);
+  std::vector<Labels> ls;
+  std::vector<SeriesRef> refs;
+  for (int i = 0; i < 50; ++i) {
+    ls.push_back(L({{"__name__", "m"}, {"i", absl::StrCat(i)}}));
+    AppendOne(head, ls.back(), {{1000, 1}});
+    refs.push_back(RefOf(head, ls.back()));
+  }
+  ChangeCursor cursor;
+  std::vector<SeriesRef> changed;
+  // A fresh cursor cannot tell what changed before it.
+  EXPECT_FALSE(head.ReadChanges(&cursor, &changed));
+  EXPECT_TRUE(head.ReadChanges(&cursor, &changed));
+  EXPECT_TRUE(changed.empty());
+  // Appends to some series: exactly those are reported.
+  for (int i = 0; i < 50; i += 7) AppendOne(head, ls[i], {{2000, 2}});
+  // A duplicate (same timestamp and value) changes nothing.
+  AppendOne(head, ls[1], {{1000, 1}});
+  ASSERT_TRUE(head.ReadChanges(&cursor, &changed));
+  std::vector<SeriesRef> want;
+  for (int i = 0; i < 50; i += 7) want.push_back(refs[i]);
+  std::sort(changed.begin(), changed.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(changed, want);
+  changed.clear();
+  ASSERT_TRUE(head.ReadChanges(&cursor, &changed));
+  EXPECT_TRUE(changed.empty());
+  // A reader that stays away while the ring wraps is told it missed some.
+  for (int64_t t = 3000; t < 3000 + 2000 * 1000; t += 1000) {
+    AppendOne(head, ls[3], {{t, 3}});
+  }
+  changed.clear();
+  EXPECT_FALSE(head.ReadChanges(&cursor, &changed));
+  // And goes on from the present.
+  AppendOne(head, ls[4], {{5000, 4}});
+  changed.clear();
+  ASSERT_TRUE(head.ReadChanges(&cursor, &changed));
+  EXPECT_EQ(changed, std::vector<SeriesRef>{refs[4]});
 }
 
 TEST(Head, ReadNewSamplesGoesOnFromTheCursor) {

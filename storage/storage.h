@@ -56,6 +56,12 @@ struct TailCursor {
   XorDecodeState state;
 };
 
+// Where a reader of a store's change feed (Queryable::ReadChanges) is.
+// Opaque to callers; value-initialised means "not started".
+struct ChangeCursor {
+  std::vector<uint64_t> seq;
+};
+
 // Opaque id of a series inside one store. Valid until retention drops the
 // series; reading a dropped ref yields no samples, never a crash. Never 0.
 using SeriesRef = uint64_t;
@@ -166,6 +172,21 @@ class Queryable {
                        ts, vs);
   }
 
+  // The store's change feed, for caches in front of it: appends to `refs`
+  // every series that got a sample since the previous call with this
+  // cursor (some maybe more than once), and moves the cursor on. Returns
+  // false when it cannot tell (a fresh cursor, a reader so far behind that
+  // the feed no longer holds what it missed, or a store without a feed:
+  // the default): the reader must then treat every series as changed.
+  // A sample appended before the call started is always reported by it or
+  // an earlier call. Thread-safe; one cursor per reader.
+  virtual bool ReadChanges(ChangeCursor* cursor,
+                           std::vector<SeriesRef>* refs) const {
+    (void)cursor;
+    (void)refs;
+    return false;
+  }
+
   // Sorted, unique label names / values over series matching `matchers`
   // (all series when empty) with samples in [mint, maxt].
   virtual absl::StatusOr<std::vector<std::string>> LabelNames(
@@ -227,6 +248,10 @@ class ForwardingQueryable : public Queryable {
       std::string_view name, absl::Span<const Matcher> matchers, int64_t mint,
       int64_t maxt) const override {
     return base_->LabelValues(name, matchers, mint, maxt);
+  }
+  bool ReadChanges(ChangeCursor* cursor,
+                   std::vector<SeriesRef>* refs) const override {
+    return base_->ReadChanges(cursor, refs);
   }
   uint64_t IndexGeneration() const override {
     return base_->IndexGeneration();
