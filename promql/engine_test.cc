@@ -75,6 +75,45 @@ TEST_F(EngineTest, PreparedQueryReevaluatesAtNewTimes) {
   }
 }
 
+// Aggregations over a selection use its grouping computed once; series
+// whose labels were rebuilt on the way (label_replace) must be grouped by
+// their new labels, and two selectors sharing one selection must not mix
+// their groupings up.
+TEST_F(EngineTest, AggregationGroupsFollowTheSeriesLabels) {
+  Engine engine;
+  auto by_job = engine.Prepare("sum by (job) (rate(x_total[1m]))");
+  auto relabelled = engine.Prepare(
+      "sum by (job) (label_replace(rate(x_total[1m]), \"job\", \"z\", "
+      "\"job\", \"a\"))");
+  auto without = engine.Prepare("sum without (job) (rate(x_total[1m]))");
+  ASSERT_THAT(by_job, IsOk());
+  ASSERT_THAT(relabelled, IsOk());
+  ASSERT_THAT(without, IsOk());
+  for (int round = 0; round < 2; ++round) {  // the second from the memo
+    auto a = (*by_job)->EvalInstant(*head_, 300000);
+    auto b = (*relabelled)->EvalInstant(*head_, 300000);
+    auto c = (*without)->EvalInstant(*head_, 300000);
+    ASSERT_THAT(a, IsOk());
+    ASSERT_THAT(b, IsOk());
+    ASSERT_THAT(c, IsOk());
+    const auto& va = std::get<Vector>(a->value);
+    ASSERT_EQ(va.size(), 2u);
+    EXPECT_EQ(va[0].metric.Get("job"), "a");
+    EXPECT_DOUBLE_EQ(va[0].v, 1.0);
+    EXPECT_EQ(va[1].metric.Get("job"), "b");
+    EXPECT_DOUBLE_EQ(va[1].v, 2.0);
+    const auto& vb = std::get<Vector>(b->value);
+    ASSERT_EQ(vb.size(), 2u);
+    EXPECT_EQ(vb[0].metric.Get("job"), "z");
+    EXPECT_DOUBLE_EQ(vb[0].v, 1.0);
+    EXPECT_EQ(vb[1].metric.Get("job"), "b");
+    const auto& vc = std::get<Vector>(c->value);
+    ASSERT_EQ(vc.size(), 1u);
+    EXPECT_EQ(vc[0].metric.size(), 0u);
+    EXPECT_DOUBLE_EQ(vc[0].v, 3.0);
+  }
+}
+
 TEST_F(EngineTest, RangeQueryProducesMatrix) {
   Engine engine;
   auto q = engine.Prepare("x_total{job=\"a\"} * 2");
