@@ -150,8 +150,8 @@ void WindowCache::Trim(Entry& e, int64_t keep_from) const {
                          return a.t < b;
                        }) -
       s);
-  // Moving what is left costs; do it in batches.
-  if (k < 8 && k * 4 < e.n) return;
+  // Moving the rest (a window's worth, a few hundred bytes) costs less than
+  // keeping dead samples in memory and in every later copy.
   std::copy(s + k, s + e.n, s);
   e.n -= k;
   e.lo = std::max(e.lo, cut);

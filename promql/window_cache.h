@@ -41,7 +41,7 @@ namespace vigil::promql {
 
 struct WindowCacheOptions {
   // Budget for cached samples and entry overhead; 0 caches nothing.
-  int64_t max_bytes = int64_t{256} << 20;
+  int64_t max_bytes = int64_t{1} << 30;
   // Power of two.
   int num_shards = 64;
   // Samples kept before (newest - span), so that a group evaluating a little

@@ -440,11 +440,16 @@ class Evaluator {
   }
 
   // Reads the series `vs` selects, each one's samples in [mint, maxt] (its
-  // newest only when `latest_only`), into `out`, and the selection they
-  // came from into *origin.
-  absl::Status Fetch(const parser::VectorSelector& vs, int64_t mint,
-                     int64_t maxt, bool latest_only, RangeVec* out,
-                     std::shared_ptr<const Selection>* origin);
+  // newest only when `latest_only`), into `out`, a batch of series at a
+  // time, and the selection they came from into *origin. After each batch
+  // calls on_batch(*out); when that returns true it has consumed the batch
+  // and `out` is emptied for the next one (bounded memory), else batches
+  // accumulate.
+  template <typename OnBatch>
+  absl::Status FetchBatches(const parser::VectorSelector& vs, int64_t mint,
+                            int64_t maxt, bool latest_only, RangeVec* out,
+                            std::shared_ptr<const Selection>* origin,
+                            OnBatch on_batch);
   absl::StatusOr<Val> EvalVectorSelector(const parser::VectorSelector& vs,
                                          const Steps& s, bool timestamps);
   absl::StatusOr<Val> EvalMatrixSelector(const parser::MatrixSelector& ms,
@@ -478,9 +483,12 @@ class Evaluator {
   const int64_t query_start_, query_end_;
 };
 
-absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
-                              int64_t maxt, bool latest_only, RangeVec* out,
-                              std::shared_ptr<const Selection>* origin) {
+template <typename OnBatch>
+absl::Status Evaluator::FetchBatches(const parser::VectorSelector& vs,
+                                     int64_t mint, int64_t maxt,
+                                     bool latest_only, RangeVec* out,
+                                     std::shared_ptr<const Selection>* origin,
+                                     OnBatch on_batch) {
   std::shared_ptr<const Selection> sel;
   if (opts_.select_cache != nullptr) {
     ASSIGN_OR_RETURN(sel, opts_.select_cache->Select(vs, q_));
@@ -489,9 +497,9 @@ absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
                      q_.Select(vs.matchers, mint, maxt));
     sel = std::make_shared<const Selection>(std::move(owned));
   }
+  *origin = sel;
   const std::vector<storage::SeriesHandle>& handles = sel->series();
   const absl::Span<const storage::SeriesRef> refs = sel->refs();
-  out->series.reserve(handles.size());
   // Read in batches, checking the limits between them, so that a query
   // over too many samples stops early instead of loading them all first.
   constexpr size_t kBatch = 4096;
@@ -509,17 +517,51 @@ absl::Status Evaluator::Fetch(const parser::VectorSelector& vs, int64_t mint,
       r.n = cnt[i];
       r.src = static_cast<uint32_t>(first + i);
     }
-    if (first == 0 && len < refs.size()) {
+    RETURN_IF_ERROR(CheckLimits());
+    if (on_batch(*out)) {
+      // Consumed: the next batch reuses the buffers.
+      out->series.clear();
+      out->ts.clear();
+      out->vs.clear();
+    } else if (first == 0 && len < refs.size()) {
       // Series of one selector tend to have the same density: size the
       // shared buffers once instead of growing them batch by batch.
       const size_t want = out->ts.size() / len * refs.size() * 9 / 8 + 16;
       out->ts.reserve(want);
       out->vs.reserve(want);
+      out->series.reserve(refs.size());
     }
-    RETURN_IF_ERROR(CheckLimits());
   }
-  *origin = std::move(sel);
   return CheckLimits();
+}
+
+// Range vectors never contain staleness markers: compacts them away, each
+// series within its own samples (series need not be adjacent in the
+// buffers), and drops series left empty.
+void DropStaleMarkers(RangeVec* rv) {
+  bool emptied = false;
+  for (RSeries& r : rv->series) {
+    int64_t* t = rv->ts.data() + r.off;
+    double* v = rv->vs.data() + r.off;
+    size_t k = 0;
+    while (k < r.n && !storage::IsStaleNaN(v[k])) ++k;
+    if (k == r.n) continue;
+    size_t w = k;
+    for (++k; k < r.n; ++k) {
+      if (storage::IsStaleNaN(v[k])) continue;
+      t[w] = t[k];
+      v[w] = v[k];
+      ++w;
+    }
+    r.n = w;
+    emptied = emptied || w == 0;
+  }
+  if (emptied) {
+    rv->series.erase(
+        std::remove_if(rv->series.begin(), rv->series.end(),
+                       [](const RSeries& r) { return r.n == 0; }),
+        rv->series.end());
+  }
 }
 
 absl::StatusOr<Val> Evaluator::EvalVectorSelector(
@@ -530,8 +572,9 @@ absl::StatusOr<Val> Evaluator::EvalVectorSelector(
   RangeVec raw;
   Val out;
   // One step needs only each series' newest sample in the lookback window.
-  RETURN_IF_ERROR(Fetch(vs, mint, maxt, /*latest_only=*/s.n == 1, &raw,
-                        &out.origin));
+  RETURN_IF_ERROR(FetchBatches(vs, mint, maxt, /*latest_only=*/s.n == 1,
+                               &raw, &out.origin,
+                               [](RangeVec&) { return false; }));
   out.type = PT::kVector;
   out.vec.reserve(raw.series.size());
   for (RSeries& r : raw.series) {
@@ -570,33 +613,10 @@ absl::StatusOr<Val> Evaluator::EvalMatrixSelector(
   auto [mn, mx] = std::minmax_element(out.range.eval_ts.begin(),
                                       out.range.eval_ts.end());
   RangeVec& rv = out.range;
-  RETURN_IF_ERROR(Fetch(vs, *mn - ms.range_ms + 1, *mx,
-                        /*latest_only=*/false, &rv, &out.origin));
-  // Range vectors never contain staleness markers: compact them away, each
-  // series within its own samples (series need not be adjacent in the
-  // buffers).
-  bool emptied = false;
-  for (RSeries& r : rv.series) {
-    int64_t* t = rv.ts.data() + r.off;
-    double* v = rv.vs.data() + r.off;
-    size_t k = 0;
-    while (k < r.n && !storage::IsStaleNaN(v[k])) ++k;
-    if (k == r.n) continue;
-    size_t w = k;
-    for (++k; k < r.n; ++k) {
-      if (storage::IsStaleNaN(v[k])) continue;
-      t[w] = t[k];
-      v[w] = v[k];
-      ++w;
-    }
-    r.n = w;
-    emptied = emptied || w == 0;
-  }
-  if (emptied) {
-    rv.series.erase(std::remove_if(rv.series.begin(), rv.series.end(),
-                                   [](const RSeries& r) { return r.n == 0; }),
-                    rv.series.end());
-  }
+  RETURN_IF_ERROR(FetchBatches(vs, *mn - ms.range_ms + 1, *mx,
+                               /*latest_only=*/false, &rv, &out.origin,
+                               [](RangeVec&) { return false; }));
+  DropStaleMarkers(&rv);
   return out;
 }
 
@@ -712,11 +732,6 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
     ASSIGN_OR_RETURN(std::vector<double> sv, EvalScalarArg(*c.args[k], s));
     scalars.push_back(std::move(sv));
   }
-  ASSIGN_OR_RETURN(Val m, Eval(*c.args[matrix_arg], s));
-  if (m.type != PT::kMatrix) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected range vector argument to ", std::string(name)));
-  }
   if (name == "double_exponential_smoothing") {
     for (int i = 0; i < s.n; ++i) {
       double sf = scalars[0][i], tf = scalars[1][i];
@@ -742,57 +757,84 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
   }
   bool keep_name = name == "last_over_time";
   bool counter_check = name == "rate" || name == "increase";
-  RangeVec& rv = m.range;
   Val out;
   out.type = PT::kVector;
-  out.origin = std::move(m.origin);
-  out.vec.reserve(rv.series.size());
   std::vector<double> args(scalars.size());
-  for (RSeries& r : rv.series) {
-    VSeries vs = NewSeries(std::move(r.labels), s.n);
-    vs.src = r.src;
-    vs.drop_name = keep_name ? r.drop_name : true;
-    const int64_t* ts = rv.T(r);
-    const double* vals = rv.V(r);
-    size_t lo = 0, hi = 0, n = r.n;
-    bool any = false;
-    for (int i = 0; i < s.n; ++i) {
-      int64_t end = rv.eval_ts[i], start = end - rv.range_ms;
-      if (i > 0 && rv.eval_ts[i] < rv.eval_ts[i - 1]) lo = hi = 0;
-      while (hi < n && ts[hi] <= end) ++hi;
-      while (lo < hi && ts[lo] <= start) ++lo;
-      functions::Window w{ts + lo, vals + lo, hi - lo, start,
-                          end, s.T(i)};
-      for (size_t k = 0; k < scalars.size(); ++k) args[k] = scalars[k][i];
-      double v;
-      if (fn(w, args.data(), &v)) {
-        vs.v[i] = v;
-        vs.has[i] = 1;
-        any = true;
+  // Applies the function to every series of a range vector.
+  const auto apply = [&](RangeVec& rv) {
+    for (RSeries& r : rv.series) {
+      VSeries vs = NewSeries(std::move(r.labels), s.n);
+      vs.src = r.src;
+      vs.drop_name = keep_name ? r.drop_name : true;
+      const int64_t* ts = rv.T(r);
+      const double* vals = rv.V(r);
+      size_t lo = 0, hi = 0, n = r.n;
+      bool any = false;
+      for (int i = 0; i < s.n; ++i) {
+        int64_t end = rv.eval_ts[i], start = end - rv.range_ms;
+        if (i > 0 && rv.eval_ts[i] < rv.eval_ts[i - 1]) lo = hi = 0;
+        while (hi < n && ts[hi] <= end) ++hi;
+        while (lo < hi && ts[lo] <= start) ++lo;
+        functions::Window w{ts + lo, vals + lo, hi - lo, start,
+                            end, s.T(i)};
+        for (size_t k = 0; k < scalars.size(); ++k) args[k] = scalars[k][i];
+        double v;
+        if (fn(w, args.data(), &v)) {
+          vs.v[i] = v;
+          vs.has[i] = 1;
+          any = true;
+        }
       }
-    }
-    if (!any) continue;
-    if (counter_check) {
-      // Series straight from a selection were checked when it was made.
-      std::string_view mname;
-      if (out.origin != nullptr && vs.src < out.origin->series().size() &&
-          vs.labels.SharesContentsWith(
-              out.origin->series()[vs.src].labels)) {
-        if (out.origin->NamedLikeNonCounter(vs.src)) {
+      if (!any) continue;
+      if (counter_check) {
+        // Series straight from a selection were checked when it was made.
+        std::string_view mname;
+        if (out.origin != nullptr && vs.src < out.origin->series().size() &&
+            vs.labels.SharesContentsWith(
+                out.origin->series()[vs.src].labels)) {
+          if (out.origin->NamedLikeNonCounter(vs.src)) {
+            mname = vs.labels.MetricName();
+          }
+        } else if (!IsCounterName(vs.labels.MetricName())) {
           mname = vs.labels.MetricName();
         }
-      } else if (!IsCounterName(vs.labels.MetricName())) {
-        mname = vs.labels.MetricName();
+        if (!mname.empty()) {
+          annos.Info(absl::StrCat(
+              "PromQL info: metric might not be a counter, name does not end in "
+              "_total/_sum/_count/_bucket: ",
+              storage::QuoteGo(mname)));
+        }
       }
-      if (!mname.empty()) {
-        annos.Info(absl::StrCat(
-            "PromQL info: metric might not be a counter, name does not end in "
-            "_total/_sum/_count/_bucket: ",
-            storage::QuoteGo(mname)));
-      }
+      out.vec.push_back(std::move(vs));
     }
-    out.vec.push_back(std::move(vs));
+  };
+  const parser::Expr& arg = parser::Unwrap(*c.args[matrix_arg]);
+  if (s.n == 1 && arg.kind == parser::ExprKind::kMatrixSelector) {
+    // An instant evaluation of f(selector[range]), what rules run most:
+    // read and apply a batch of series at a time, so the samples stay in
+    // the CPU caches between the read and the function and only a batch's
+    // worth is held.
+    const auto& ms = static_cast<const parser::MatrixSelector&>(arg);
+    RangeVec rv;
+    rv.range_ms = ms.range_ms;
+    rv.eval_ts = EvalTimes(ms.selector().at, ms.selector().offset_ms, s);
+    RETURN_IF_ERROR(FetchBatches(
+        ms.selector(), rv.eval_ts[0] - ms.range_ms + 1, rv.eval_ts[0],
+        /*latest_only=*/false, &rv, &out.origin, [&](RangeVec& batch) {
+          DropStaleMarkers(&batch);
+          apply(batch);
+          return true;
+        }));
+    return out;
   }
+  ASSIGN_OR_RETURN(Val m, Eval(*c.args[matrix_arg], s));
+  if (m.type != PT::kMatrix) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected range vector argument to ", std::string(name)));
+  }
+  out.origin = std::move(m.origin);
+  out.vec.reserve(m.range.series.size());
+  apply(m.range);
   return out;
 }
 

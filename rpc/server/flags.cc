@@ -152,11 +152,12 @@ const std::vector<FlagDef>& Defs() {
        false,
        DurationSetter("rules.alert.for-state-write-interval",
                       &Flags::for_state_write_interval)},
-      {"rules.window-cache-size", "256MiB",
+      {"rules.window-cache-size", "1GiB",
        "Memory for the decoded recent samples of the series rules read, so "
        "that rules reading the same series decode its chunks once per "
-       "scrape instead of once each. 0 turns it off; it is always off when "
-       "--storage.out-of-order-window is set.",
+       "scrape instead of once each. About 300 bytes per series rules read "
+       "(a 5m window of 15s samples); used only as needed. 0 turns it off; "
+       "it is always off when --storage.out-of-order-window is set.",
        false,
        SizeSetter("rules.window-cache-size", &Flags::rules_window_cache_bytes)},
       {"grpc.listen-address", "0.0.0.0:9097",

@@ -40,7 +40,7 @@ struct Flags {
   absl::Duration for_state_write_interval = absl::Seconds(10);
   // Memory for decoded rule windows (promql/window_cache.h); 0 turns the
   // cache off. Always off with an out-of-order window.
-  int64_t rules_window_cache_bytes = int64_t{256} << 20;
+  int64_t rules_window_cache_bytes = int64_t{1} << 30;
   absl::Duration lookback_delta = absl::Minutes(5);
   int64_t query_max_samples = 50000000;
   absl::Duration query_timeout = absl::Minutes(2);

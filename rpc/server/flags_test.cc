@@ -49,7 +49,7 @@ TEST(Flags, ParsesBothForms) {
   EXPECT_EQ(f->lookback_delta, absl::Minutes(1));
   EXPECT_EQ(f->for_grace_period, absl::ZeroDuration());
   EXPECT_EQ(f->rules_window_cache_bytes, 64 << 20);
-  EXPECT_EQ(ParseFlags({})->rules_window_cache_bytes, 256 << 20);
+  EXPECT_EQ(ParseFlags({})->rules_window_cache_bytes, int64_t{1} << 30);
   EXPECT_TRUE(f->version);
   EXPECT_TRUE(ParseFlags({"-h"})->help);
 }
