@@ -97,9 +97,11 @@ class WindowCache final : public storage::ForwardingQueryable {
   // ReadSamples (only the newest sample when `latest_only`) with sh.mu held
   // and sh the shard of ref.
   // `feed_epoch` is what SyncWithFeed returned at the start of the read.
-  size_t ReadLocked(Shard& sh, storage::SeriesRef ref, int64_t mint,
-                    int64_t maxt, bool latest_only, uint32_t feed_epoch,
-                    std::vector<int64_t>* ts, std::vector<double>* vs) const;
+  // `found` is ref's entry (null: none), looked up by the caller.
+  size_t ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
+                    int64_t mint, int64_t maxt, bool latest_only,
+                    uint32_t feed_epoch, std::vector<int64_t>* ts,
+                    std::vector<double>* vs) const;
   // Marks the entries of series the store's change feed reports as behind
   // it; returns the feed epoch a read may then trust entries of. Every read
   // calls it first, so a sample the store had when the read began is seen.
