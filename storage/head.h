@@ -179,6 +179,10 @@ class Head final : public Appendable, public Queryable {
   void DecodeSeries(const Series& s, int64_t mint, int64_t maxt,
                     std::vector<int64_t>* ts, std::vector<double>* vs) const;
   std::vector<SeriesRef> AllRefs() const;
+  // For each element of `syms` (symbol ids), the rank of its string among
+  // the distinct strings of `syms`: comparing ranks orders as comparing the
+  // strings. REQUIRES: symbol_gc_mu_ held (the ids stay valid).
+  std::vector<uint32_t> SymbolRanks(absl::Span<const uint32_t> syms) const;
   // Calls f(series) for each live series of `refs` overlapping [mint, maxt],
   // with its shard locked shared.
   template <typename F>

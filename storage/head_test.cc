@@ -258,6 +258,48 @@ TEST(Head, Matchers) {
   }
 }
 
+// Select sorts on ranks of interned symbols; the order must still be the
+// one Labels' operator< gives (lexicographic over name/value pairs), with
+// strings interned in no particular order, shared prefixes, prefixes of
+// each other and label sets of different sizes, in a small store (ids
+// indexed directly) and next to many unrelated symbols (the sparse path).
+TEST(Head, SelectOrdersByLabelsWhateverTheInterningOrder) {
+  for (int unrelated : {0, 20000}) {
+    SimulatedClock clock;
+    Head head(HeadOptions{}, &clock);
+    for (int i = 0; i < unrelated; ++i) {
+      AppendOne(head, L({{"__name__", "other"}, {"i", std::to_string(i)}}),
+                {{1000, 1}});
+    }
+    std::vector<Labels> want;
+    const std::vector<std::string> values = {"b", "a", "ab", "abc", "a\x01",
+                                             "z", "B", "", "10", "9"};
+    uint32_t seed = 7;
+    for (int i = 0; i < 200; ++i) {
+      seed = seed * 1103515245u + 12345u;
+      std::vector<Label> ls = {{"__name__", "m"}};
+      const std::string& v1 = values[(seed >> 8) % values.size()];
+      const std::string& v2 = values[(seed >> 16) % values.size()];
+      if (!v1.empty()) ls.push_back({"job", v1});
+      if (!v2.empty()) ls.push_back({(seed >> 24) % 2 ? "instance" : "zone", v2});
+      if ((seed >> 4) % 3 == 0) ls.push_back({"aa", v2.empty() ? "x" : v2});
+      Labels l = L(ls);
+      if (std::find(want.begin(), want.end(), l) != want.end()) continue;
+      AppendOne(head, l, {{1000, 1}});
+      want.push_back(l);
+    }
+    std::sort(want.begin(), want.end());
+    auto got = head.Select({M(MatchType::kEqual, "__name__", "m")}, kMin, kMax);
+    ASSERT_THAT(got, IsOk());
+    ASSERT_EQ(got->size(), want.size()) << "unrelated=" << unrelated;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ((*got)[i].labels, want[i])
+          << "unrelated=" << unrelated << " at " << i << ": "
+          << (*got)[i].labels.ToString() << " vs " << want[i].ToString();
+    }
+  }
+}
+
 TEST(Head, SelectErrorsAndTimeRange) {
   SimulatedClock clock;
   Head head({}, &clock);
