@@ -14,10 +14,12 @@
 namespace vigil::rpc {
 
 // Appends a sample value as Prometheus' API does, without quotes:
-// "1", "0.1", "1e-07", "1.5e+21", "+Inf", "-Inf", "NaN".
+// "1", "0.1", "1e-07", "1.5e+21", "+Inf", "-Inf", "NaN"; from 1e15 up the
+// shortest digits padded with zeros, as Go ("999999999999999900000").
 void AppendPromFloat(double v, std::string* out);
-// Appends a millisecond timestamp as seconds: 1.5 for 1500, 1 for 1000,
-// 0.001 for 1, -1.5 for -1500.
+// Appends a millisecond timestamp as seconds, the fraction always in three
+// digits as Prometheus writes it: 1.500 for 1500, 1 for 1000, 0.001 for 1,
+// -1.500 for -1500.
 void AppendPromTimestamp(int64_t t_ms, std::string* out);
 // JSON string literals: the shared, Go-compatible writer.
 using ::vigil::AppendJsonString;

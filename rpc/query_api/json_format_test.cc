@@ -47,6 +47,20 @@ TEST(AppendPromFloat, MatchesGoFormatting) {
       {std::numeric_limits<double>::infinity(), "+Inf"},
       {-std::numeric_limits<double>::infinity(), "-Inf"},
       {std::nan(""), "NaN"},
+      // Large magnitudes in 'f' form: Go's shortest digits padded with
+      // zeros, not the exact binary value.
+      {9.999999999999999e20, "999999999999999900000"},
+      {1152921504606846976.0, "1152921504606847000"},  // 2^60
+      {-1152921504606846976.0, "-1152921504606847000"},
+      {123456789012345678.0, "123456789012345680"},
+      {1e15 + 0.5, "1000000000000000.5"},
+      {1e15, "1000000000000000"},
+      {999999999999999.9, "999999999999999.9"},
+      {9007199254740993.0, "9007199254740992"},  // 2^53 + 1 rounds to 2^53
+      {1e100, "1e+100"},
+      {5e-324, "5e-324"},
+      {1.7976931348623157e308, "1.7976931348623157e+308"},
+      {0.000001234, "0.000001234"},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(Float(c.in), c.want) << c.in;
@@ -61,6 +75,11 @@ TEST(AppendPromTimestamp, SecondsWithMillis) {
   EXPECT_EQ(Ts(1001), "1.001");
   EXPECT_EQ(Ts(-1500), "-1.500");
   EXPECT_EQ(Ts(1700000000123), "1700000000.123");
+  EXPECT_EQ(Ts(1), "0.001");
+  EXPECT_EQ(Ts(-1), "-0.001");
+  EXPECT_EQ(Ts(999), "0.999");
+  EXPECT_EQ(Ts(-1000), "-1");
+  EXPECT_EQ(Ts(std::numeric_limits<int64_t>::max()), "9223372036854775.807");
 }
 
 TEST(AppendJsonString, EscapesLikeGo) {
