@@ -60,10 +60,37 @@ void AppendStrings(std::string_view key, const std::vector<std::string>& list,
   out->push_back(']');
 }
 
+// Upper-bound-ish size of a series' metric in JSON, so that the answer is
+// allocated once instead of doubling (and copying) as it grows.
+size_t MetricSizeHint(const storage::Labels& metric) {
+  size_t n = 2;
+  for (const storage::Label& l : metric) n += l.name.size() + l.value.size() + 6;
+  return n;
+}
+
+// A point is at most ~24 bytes of value and ~21 of timestamp.
+constexpr size_t kPointSizeHint = 48;
+
+size_t ResultSizeHint(const promql::Value& value) {
+  size_t n = 128;
+  if (const auto* vec = std::get_if<promql::Vector>(&value)) {
+    for (const promql::Sample& s : *vec) {
+      n += MetricSizeHint(s.metric) + kPointSizeHint + 24;
+    }
+  } else if (const auto* mat = std::get_if<promql::Matrix>(&value)) {
+    for (const promql::Series& series : *mat) {
+      n += MetricSizeHint(series.metric) + 24 + series.ts.size() * kPointSizeHint;
+    }
+  }
+  return n;
+}
+
 // Streams a result into Prometheus' success envelope without building a DOM.
 std::string EncodeResult(const promql::Result& result) {
-  std::string out = "{\"status\":\"success\",\"data\":{\"resultType\":\"";
   const promql::Value& value = result.value;
+  std::string out;
+  out.reserve(ResultSizeHint(value));
+  out.append("{\"status\":\"success\",\"data\":{\"resultType\":\"");
   if (const auto* scalar = std::get_if<promql::Scalar>(&value)) {
     out.append("scalar\",\"result\":");
     AppendPoint(scalar->t, scalar->v, &out);

@@ -1,5 +1,7 @@
 #include "storage/base/json_string.h"
 
+#include <cstring>
+
 namespace vigil {
 
 size_t Utf8SequenceLength(std::string_view s, size_t i) {
@@ -30,19 +32,45 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   return 0;
 }
 
+namespace {
+
+// Bytes that end a run copied as is: control bytes, non-ASCII (checked as
+// UTF-8), '"', '\\' and Go's HTML-safe <, >, &.
+struct SpecialBytes {
+  bool table[256] = {};
+  constexpr SpecialBytes() {
+    for (int c = 0; c < 256; ++c) {
+      table[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\' ||
+                 c == '<' || c == '>' || c == '&';
+    }
+  }
+};
+constexpr SpecialBytes kSpecial;
+
+}  // namespace
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out->push_back('"');
   size_t i = 0;
+  while (i < s.size() && !kSpecial.table[static_cast<unsigned char>(s[i])]) {
+    ++i;
+  }
+  if (i == s.size()) {
+    // The common case (label names and values): one append, quotes included.
+    const size_t at = out->size();
+    out->resize(at + s.size() + 2);
+    char* p = out->data() + at;
+    p[0] = '"';
+    if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
+  out->push_back('"');
+  out->append(s.data(), i);
   while (i < s.size()) {
     // Copy the longest run that needs no escaping in one go.
     size_t j = i;
-    while (j < s.size()) {
-      const unsigned char c = s[j];
-      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' ||
-          c == '>' || c == '&') {
-        break;
-      }
+    while (j < s.size() && !kSpecial.table[static_cast<unsigned char>(s[j])]) {
       ++j;
     }
     out->append(s.data() + i, j - i);

@@ -35,5 +35,21 @@ TEST(AppendJsonString, WritesWhatGoWrites) {
   EXPECT_EQ(Json("\xE2\x80\xA8\xE2\x80\xA9"), "\"\\u2028\\u2029\"");
 }
 
+// The plain fast path and the escaping loop meet at the first special byte:
+// nothing before or after it may be lost, doubled or left unquoted.
+TEST(AppendJsonString, PlainRunsAroundSpecialBytes) {
+  EXPECT_EQ(Json(""), "\"\"");
+  EXPECT_EQ(Json(std::string_view("\0", 1)), "\"\\u0000\"");
+  EXPECT_EQ(Json("abc\"def"), "\"abc\\\"def\"");
+  EXPECT_EQ(Json("\"abc"), "\"\\\"abc\"");
+  EXPECT_EQ(Json("abc\x7f"), "\"abc\x7f\"");  // DEL is printable for Go's JSON
+  EXPECT_EQ(Json("x\xC3\xA9y<z"), "\"x\xC3\xA9y\\u003cz\"");
+  std::string out = "[";
+  AppendJsonString("a", &out);
+  out.push_back(',');
+  AppendJsonString("b&", &out);
+  EXPECT_EQ(out, "[\"a\",\"b\\u0026\"");
+}
+
 }  // namespace
 }  // namespace vigil
