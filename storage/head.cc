@@ -660,6 +660,104 @@ size_t Head::ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
   return ts->size() - before;
 }
 
+void Head::DecodeLatest(const Series& s, int64_t mint, int64_t maxt,
+                        std::vector<int64_t>* ts,
+                        std::vector<double>* vs) const {
+  const size_t start = ts->size();
+  auto keep_last = [&]() {
+    if (ts->size() - start <= 1) return;
+    (*ts)[start] = ts->back();
+    (*vs)[start] = vs->back();
+    ts->resize(start + 1);
+    vs->resize(start + 1);
+  };
+  if (s.ooo) {
+    // Buffered samples may be newer than some chunk's: merge all of them.
+    DecodeSeries(s, mint, maxt, ts, vs);
+    keep_last();
+    return;
+  }
+  // In-order chunks do not overlap, so the newest sample in range is in the
+  // newest chunk that has any: try them from the newest back.
+  if (!s.open.empty() && s.open.max_time() >= mint &&
+      s.open.min_time() <= maxt) {
+    auto r = DecodeXorChunk(s.open.bytes(), mint, maxt, ts, vs);
+    assert(r.ok());
+    if (r.ok() && *r > 0) {
+      keep_last();
+      return;
+    }
+  }
+  for (auto it = s.closed.rbegin(); it != s.closed.rend(); ++it) {
+    if (it->min_t > maxt) continue;
+    if (it->max_t < mint) break;
+    auto r = DecodeXorChunk(it->bytes(), mint, maxt, ts, vs);
+    assert(r.ok());
+    if (r.ok() && *r > 0) {
+      keep_last();
+      return;
+    }
+  }
+}
+
+void Head::ReadWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                       int64_t maxt, bool latest_only,
+                       std::vector<int64_t>* ts, std::vector<double>* vs,
+                       size_t* off, size_t* n) const {
+  for (size_t i = 0; i < refs.size(); ++i) {
+    off[i] = ts->size();
+    n[i] = 0;
+  }
+  mint = std::max(mint, truncated_before_.load(std::memory_order_acquire));
+  if (mint > maxt || refs.empty()) return;
+  // Positions of refs grouped by shard (a counting sort), so that each
+  // shard's lock is taken once per batch.
+  const uint32_t num_shards = shard_mask_ + 1;
+  std::vector<uint32_t> begin(num_shards + 1, 0);
+  for (SeriesRef r : refs) ++begin[(r & shard_mask_) + 1];
+  for (uint32_t k = 0; k < num_shards; ++k) begin[k + 1] += begin[k];
+  std::vector<uint32_t> order(refs.size());
+  {
+    std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
+    for (size_t i = 0; i < refs.size(); ++i) {
+      order[next[refs[i] & shard_mask_]++] = static_cast<uint32_t>(i);
+    }
+  }
+  // As in ForEachSeries: two passes, prefetching a few ahead, because each
+  // series is two dependent cache misses (its map slot, then its block).
+  constexpr size_t kAhead = 8;
+  std::vector<const Series*> found;
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    const uint32_t* first = order.data() + begin[k];
+    const size_t count = begin[k + 1] - begin[k];
+    if (count == 0) continue;
+    Shard& sh = shards_[k];
+    absl::ReaderMutexLock lock(&sh.mu);
+    found.assign(count, nullptr);
+    for (size_t j = 0; j < count; ++j) {
+      if (j + kAhead < count) sh.by_ref.prefetch(refs[first[j + kAhead]]);
+      auto it = sh.by_ref.find(refs[first[j]]);
+      if (it != sh.by_ref.end()) found[j] = it->second.get();
+    }
+    for (size_t j = 0; j < count; ++j) {
+      if (j + kAhead < count && found[j + kAhead] != nullptr) {
+        const char* p = reinterpret_cast<const char*>(found[j + kAhead]);
+        __builtin_prefetch(p);
+        __builtin_prefetch(p + 64);
+      }
+      const uint32_t i = first[j];
+      off[i] = ts->size();
+      if (found[j] == nullptr) continue;  // gone: n[i] stays 0
+      if (latest_only) {
+        DecodeLatest(*found[j], mint, maxt, ts, vs);
+      } else {
+        DecodeSeries(*found[j], mint, maxt, ts, vs);
+      }
+      n[i] = ts->size() - off[i];
+    }
+  }
+}
+
 size_t Head::ReadNewSamples(SeriesRef ref, int64_t after, TailCursor* cursor,
                             std::vector<int64_t>* ts,
                             std::vector<double>* vs) const {

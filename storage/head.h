@@ -95,6 +95,14 @@ class Head final : public Appendable, public Queryable {
   size_t ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
                      std::vector<int64_t>* ts,
                      std::vector<double>* vs) const override;
+  // Shard by shard, each shard locked once per batch, with the map slots
+  // and series blocks prefetched ahead (per-series lookups were a cache
+  // miss each); with `latest_only`, only the newest chunk holding samples
+  // in range is decoded.
+  void ReadWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                   int64_t maxt, bool latest_only, std::vector<int64_t>* ts,
+                   std::vector<double>* vs, size_t* off,
+                   size_t* n) const override;
   // Decodes only the samples appended since `cursor` when it still points
   // into the series' open chunk (and no out-of-order window is configured);
   // otherwise reads from `after` and leaves the cursor at the end.
@@ -177,6 +185,9 @@ class Head final : public Appendable, public Queryable {
   // overlaps, with the buffer merged in.
   void FoldOutOfOrder(Series& s);
   void DecodeSeries(const Series& s, int64_t mint, int64_t maxt,
+                    std::vector<int64_t>* ts, std::vector<double>* vs) const;
+  // Appends the newest sample of `s` in [mint, maxt], if any.
+  void DecodeLatest(const Series& s, int64_t mint, int64_t maxt,
                     std::vector<int64_t>* ts, std::vector<double>* vs) const;
   std::vector<SeriesRef> AllRefs() const;
   // For each element of `syms` (symbol ids), the rank of its string among

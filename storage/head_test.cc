@@ -300,6 +300,62 @@ TEST(Head, SelectOrdersByLabelsWhateverTheInterningOrder) {
   }
 }
 
+// ReadWindows must give, series by series, exactly what ReadSamples gives
+// (or its newest sample with latest_only), whatever the order of the refs
+// across shards, for unknown refs, windows inside, across and between
+// chunks, and series with out-of-order samples still buffered.
+TEST(Head, ReadWindowsMatchesReadSamples) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.num_shards = 4;
+  opts.out_of_order_window_ms = 1000000;
+  Head head(opts, &clock);
+  std::vector<SeriesRef> refs;
+  for (int k = 0; k < 12; ++k) {
+    Labels l = L({{"__name__", "m"}, {"k", std::to_string(k)}});
+    std::vector<Sample> samples;
+    // 300 samples: two closed chunks and an open one; series 5 has a gap.
+    for (int i = 0; i < 300; ++i) {
+      if (k == 5 && i >= 100 && i < 200) continue;
+      samples.push_back({int64_t{i} * 1000 + k, double(i * k)});
+    }
+    AppendOne(head, l, samples);
+    if (k % 4 == 3) {
+      // Out of order, inside the window: buffered next to the chunks.
+      AppendOne(head, l, {{int64_t{150} * 1000 + 500, -1.0}});
+    }
+    refs.push_back(RefOf(head, l));
+  }
+  refs.push_back(987654321);  // never existed
+  std::vector<SeriesRef> batch(refs.rbegin(), refs.rend());  // shards mixed
+  batch.push_back(refs[2]);                                   // twice
+  const std::pair<int64_t, int64_t> windows[] = {
+      {kMin, kMax},       {0, 299000},        {50000, 130000},
+      {130000, 170000},   {150000, 150999},   {119500, 120500},
+      {299500, 400000},   {-5000, -1},        {250000, 250000}};
+  for (auto [mint, maxt] : windows) {
+    for (bool latest : {false, true}) {
+      std::vector<int64_t> ts = {42};  // appended to, not replaced
+      std::vector<double> vs = {42};
+      std::vector<size_t> off(batch.size()), n(batch.size());
+      head.ReadWindows(batch, mint, maxt, latest, &ts, &vs, off.data(),
+                       n.data());
+      for (size_t i = 0; i < batch.size(); ++i) {
+        std::vector<Sample> want = Read(head, batch[i], mint, maxt);
+        if (latest && want.size() > 1) want = {want.back()};
+        ASSERT_EQ(n[i], want.size())
+            << "series " << i << " [" << mint << "," << maxt << "] latest "
+            << latest;
+        for (size_t j = 0; j < want.size(); ++j) {
+          EXPECT_EQ(ts[off[i] + j], want[j].t) << i << " " << j;
+          EXPECT_EQ(std::bit_cast<uint64_t>(vs[off[i] + j]), std::bit_cast<uint64_t>(want[j].v)) << i << " " << j;
+        }
+      }
+      EXPECT_EQ(ts[0], 42);
+    }
+  }
+}
+
 TEST(Head, SelectErrorsAndTimeRange) {
   SimulatedClock clock;
   Head head({}, &clock);
