@@ -154,7 +154,9 @@ class BufferPool {
     return v;
   }
   static void Give(std::vector<T>&& v) {
-    constexpr size_t kMaxKept = 4, kMaxElements = size_t{4} << 20;
+    // At most 2 x 8 MB per element type and thread: the server runs a
+    // thread per rule group, and batched reads rarely need more.
+    constexpr size_t kMaxKept = 2, kMaxElements = size_t{1} << 20;
     auto& free = Free();
     if (v.capacity() < 1024 || v.capacity() > kMaxElements ||
         free.size() >= kMaxKept) {
