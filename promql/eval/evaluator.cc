@@ -229,9 +229,38 @@ Labels DropName(const Labels& l) {
 std::string FormatFloatGo(double v) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[512];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
+  // Go's FormatFloat(v, 'f', -1, 64): the shortest digits that round-trip,
+  // placed in fixed notation and padded with zeros (1e23 is
+  // "100000000000000000000000", not the binary value's exact digits).
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v,
+                         std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(r.ptr - buf));
+  std::string out;
+  if (sci.front() == '-') {
+    out.push_back('-');
+    sci.remove_prefix(1);
+  }
+  const size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exp = 0;
+  std::from_chars(sci.data() + e + (sci[e + 1] == '+' ? 2 : 1),
+                  sci.data() + sci.size(), exp);
+  const int point = exp + 1;  // digits before the decimal point
+  const int n = static_cast<int>(digits.size());
+  if (point <= 0) {
+    out.append("0.").append(static_cast<size_t>(-point), '0').append(digits);
+  } else if (point >= n) {
+    out.append(digits).append(static_cast<size_t>(point - n), '0');
+  } else {
+    out.append(digits, 0, static_cast<size_t>(point))
+        .append(".")
+        .append(digits, static_cast<size_t>(point), std::string::npos);
+  }
+  return out;
 }
 
 bool ValidUtf8(std::string_view s) {
