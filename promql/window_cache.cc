@@ -354,14 +354,7 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
   // The whole window goes into the entry; the caller gets only what it
   // asked for.
   const auto answer = [&] {
-    if (latest_only && n > 1) {
-      (*ts)[start] = ts->back();
-      (*vs)[start] = vs->back();
-      ts->resize(start + 1);
-      vs->resize(start + 1);
-      return size_t{1};
-    }
-    return n;
+    return latest_only ? storage::KeepNewestSample(start, ts, vs) : n;
   };
   Entry* e = found;
   if (e == nullptr) {

@@ -664,13 +664,7 @@ void Head::DecodeLatest(const Series& s, int64_t mint, int64_t maxt,
                         std::vector<int64_t>* ts,
                         std::vector<double>* vs) const {
   const size_t start = ts->size();
-  auto keep_last = [&]() {
-    if (ts->size() - start <= 1) return;
-    (*ts)[start] = ts->back();
-    (*vs)[start] = vs->back();
-    ts->resize(start + 1);
-    vs->resize(start + 1);
-  };
+  auto keep_last = [&]() { KeepNewestSample(start, ts, vs); };
   if (s.ooo) {
     // Buffered samples may be newer than some chunk's: merge all of them.
     DecodeSeries(s, mint, maxt, ts, vs);

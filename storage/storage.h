@@ -62,6 +62,19 @@ struct ChangeCursor {
   std::vector<uint64_t> seq;
 };
 
+// Keeps, of the samples appended to ts/vs from index `start` on, only the
+// newest (what a latest_only read answers); returns how many are left.
+inline size_t KeepNewestSample(size_t start, std::vector<int64_t>* ts,
+                               std::vector<double>* vs) {
+  if (ts->size() - start > 1) {
+    (*ts)[start] = ts->back();
+    (*vs)[start] = vs->back();
+    ts->resize(start + 1);
+    vs->resize(start + 1);
+  }
+  return ts->size() - start;
+}
+
 // Opaque id of a series inside one store. Valid until retention drops the
 // series; reading a dropped ref yields no samples, never a crash. Never 0.
 using SeriesRef = uint64_t;
@@ -147,13 +160,7 @@ class Queryable {
     for (size_t i = 0; i < refs.size(); ++i) {
       off[i] = ts->size();
       n[i] = ReadSamples(refs[i], mint, maxt, ts, vs);
-      if (latest_only && n[i] > 1) {
-        (*ts)[off[i]] = ts->back();
-        (*vs)[off[i]] = vs->back();
-        ts->resize(off[i] + 1);
-        vs->resize(off[i] + 1);
-        n[i] = 1;
-      }
+      if (latest_only) n[i] = KeepNewestSample(off[i], ts, vs);
     }
   }
 
