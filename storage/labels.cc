@@ -32,6 +32,9 @@ inline uint64_t Load64(const char* p) {
 
 class Hasher {
  public:
+  Hasher() = default;
+  explicit Hasher(uint64_t state) : h_(state) {}
+  uint64_t state() const { return h_; }
   void Add(std::string_view s) {
     const char* p = s.data();
     size_t n = s.size();
@@ -172,8 +175,7 @@ absl::StatusOr<Labels> Labels::FromUnsorted(std::vector<Label> labels) {
 
 Labels::Labels(std::vector<Label> labels)
     : rep_(labels.empty() ? nullptr
-                          : std::make_shared<const std::vector<Label>>(
-                                std::move(labels))) {}
+                          : std::make_shared<const Rep>(std::move(labels))) {}
 
 const std::vector<Label>& Labels::Empty() {
   static const std::vector<Label>* const kEmpty = new std::vector<Label>();
@@ -206,13 +208,29 @@ bool Labels::Has(std::string_view name) const {
   return false;
 }
 
+void LabelSetHasher::Add(std::string_view name, std::string_view value) {
+  Hasher h(state_);
+  h.Add(name);
+  h.Add(value);
+  state_ = h.state();
+}
+
+uint64_t LabelSetHasher::Finish() const { return Hasher(state_).Finish(); }
+
 uint64_t Labels::Hash() const {
+  if (rep_ != nullptr) {
+    const uint64_t cached = rep_->hash.load(std::memory_order_relaxed);
+    if (cached != 0) return cached;
+  }
   Hasher h;
   for (const Label& l : vec()) {
     h.Add(l.name);
     h.Add(l.value);
   }
-  return h.Finish();
+  const uint64_t hash = h.Finish();
+  // Racing threads compute the same value; either store is right.
+  if (rep_ != nullptr) rep_->hash.store(hash, std::memory_order_relaxed);
+  return hash;
 }
 
 uint64_t Labels::HashFor(absl::Span<const std::string> names,

@@ -3,6 +3,7 @@
 #ifndef VIGIL_STORAGE_LABELS_H_
 #define VIGIL_STORAGE_LABELS_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,15 +49,15 @@ class Labels {
   bool Has(std::string_view name) const;
   std::string_view MetricName() const { return Get(kMetricNameLabel); }
 
-  size_t size() const { return rep_ ? rep_->size() : 0; }
+  size_t size() const { return rep_ ? rep_->labels.size() : 0; }
   bool empty() const { return size() == 0; }
-  const Label& operator[](size_t i) const { return (*rep_)[i]; }
+  const Label& operator[](size_t i) const { return rep_->labels[i]; }
   std::vector<Label>::const_iterator begin() const { return vec().begin(); }
   std::vector<Label>::const_iterator end() const { return vec().end(); }
   absl::Span<const Label> span() const { return vec(); }
 
   // A stable 64-bit hash of all names and values (same input, same hash,
-  // across processes).
+  // across processes). Computed once per shared contents.
   uint64_t Hash() const;
   // Hash of only the labels whose names are in (include=true) or not in
   // (include=false) `names`. `names` need not be sorted.
@@ -81,11 +82,33 @@ class Labels {
   friend bool operator!=(const Labels& a, const Labels& b) { return !(a == b); }
 
  private:
+  // The shared contents, and their hash once someone asked for it: the
+  // same label sets are hashed over and over (a rule's output series by the
+  // group and the store every evaluation), so the hash is kept with them.
+  struct Rep {
+    explicit Rep(std::vector<Label> l) : labels(std::move(l)) {}
+    const std::vector<Label> labels;
+    // 0 until computed (a set that truly hashes to 0 is just recomputed).
+    mutable std::atomic<uint64_t> hash{0};
+  };
   explicit Labels(std::vector<Label> labels);
-  const std::vector<Label>& vec() const { return rep_ ? *rep_ : Empty(); }
+  const std::vector<Label>& vec() const {
+    return rep_ ? rep_->labels : Empty();
+  }
   static const std::vector<Label>& Empty();
   // Null for the empty set, so default construction allocates nothing.
-  std::shared_ptr<const std::vector<Label>> rep_;
+  std::shared_ptr<const Rep> rep_;
+};
+
+// Hashes a label set given pair by pair in name order: the same value as
+// Labels::Hash of those labels, without building them.
+class LabelSetHasher {
+ public:
+  void Add(std::string_view name, std::string_view value);
+  uint64_t Finish() const;
+
+ private:
+  uint64_t state_ = 0x9e3779b97f4a7c15ULL;
 };
 
 // Builds a Labels by editing a base set: Set/Del then Build(). Cheap to reuse
