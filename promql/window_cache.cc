@@ -52,8 +52,8 @@ struct WindowCache::Shard {
   int64_t misses ABSL_GUARDED_BY(mu) = 0;
   int64_t evictions ABSL_GUARDED_BY(mu) = 0;
   int64_t over_budget ABSL_GUARDED_BY(mu) = 0;
-  // Moves on whenever an entry moves in memory, so that a batch holding
-  // entry pointers knows to look them up again.
+  // Moves on whenever an entry moves in memory or is created, so that a
+  // batch holding entry pointers knows to look them up again.
   uint64_t relocations ABSL_GUARDED_BY(mu) = 0;
 
   ~Shard() {
@@ -247,31 +247,46 @@ void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
   }
   const uint32_t feed_epoch = SyncWithFeed();
   ForEachByShard(refs, [&](Shard& sh, absl::Span<const uint32_t> idx) {
-    // A selector's entries are spread over more memory than the CPU
-    // caches hold: look them all up first, fetching map slots and entries
-    // ahead, so that the reads below find them in cache.
+    // A selector's entries are spread over more memory than the CPU caches
+    // hold, and each read needs three of its lines in turn: the map slot,
+    // the entry's header, its samples. So the loop runs as a pipeline: map
+    // slots are fetched kSlotAhead series ahead, entries looked up (and
+    // their headers fetched) kEntryAhead ahead, samples fetched
+    // kSamplesAhead ahead, and series j is read with all three in cache.
+    constexpr size_t kSlotAhead = 16, kEntryAhead = 8, kSamplesAhead = 4;
     thread_local std::vector<Entry*> found;
+    // sh.relocations when found[j] was looked up: a read that moved an
+    // entry since makes found[j] suspect (a ref listed twice).
+    thread_local std::vector<uint64_t> found_at;
     found.resize(idx.size());
-    constexpr size_t kAhead = 8;
-    for (size_t j = 0; j < idx.size() && j < kAhead; ++j) {
-      sh.entries.prefetch(refs[idx[j]]);
-    }
-    for (size_t j = 0; j < idx.size(); ++j) {
-      if (j + kAhead < idx.size()) sh.entries.prefetch(refs[idx[j + kAhead]]);
+    found_at.resize(idx.size());
+    const size_t count = idx.size();
+    const auto lookup = [&](size_t j) {
       auto it = sh.entries.find(refs[idx[j]]);
       found[j] = it != sh.entries.end() ? it->second : nullptr;
-      if (found[j] != nullptr) {
-        const Entry* e = found[j];
-        __builtin_prefetch(e);
-        // The newest samples, where a read of a recent window starts.
-        __builtin_prefetch(e->samples() + (e->n > 4 ? e->n - 4 : 0));
-      }
+      found_at[j] = sh.relocations;
+      if (found[j] != nullptr) __builtin_prefetch(found[j]);
+    };
+    const auto fetch_samples = [&](size_t j) {
+      const Entry* e = found[j];
+      if (e == nullptr || sh.relocations != found_at[j]) return;
+      // Entries hold about one window: fetch all of it, up to 16 lines.
+      const char* p = reinterpret_cast<const char*>(e->samples());
+      const size_t bytes =
+          std::min<size_t>(e->n * sizeof(storage::Sample), 16 * 64);
+      for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
+    };
+    for (size_t j = 0; j < count && j < kSlotAhead; ++j) {
+      sh.entries.prefetch(refs[idx[j]]);
     }
-    const uint64_t relocations = sh.relocations;
-    for (size_t j = 0; j < idx.size(); ++j) {
+    for (size_t j = 0; j < count && j < kEntryAhead; ++j) lookup(j);
+    for (size_t j = 0; j < count && j < kSamplesAhead; ++j) fetch_samples(j);
+    for (size_t j = 0; j < count; ++j) {
+      if (j + kSlotAhead < count) sh.entries.prefetch(refs[idx[j + kSlotAhead]]);
+      if (j + kEntryAhead < count) lookup(j + kEntryAhead);
+      if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
       const uint32_t i = idx[j];
-      if (sh.relocations != relocations) {
-        // An entry moved (a ref listed twice would see a stale pointer).
+      if (sh.relocations != found_at[j]) {
         auto it = sh.entries.find(refs[i]);
         found[j] = it != sh.entries.end() ? it->second : nullptr;
       }
@@ -376,7 +391,9 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
   e->span = std::max(e->span, maxt - mint);
   e->epoch = epoch_.load(std::memory_order_relaxed);
   e->cursor = storage::TailCursor();
-  if (found != nullptr && e != found) ++sh.relocations;
+  // A new or moved entry: pointers a batch looked up before are suspect
+  // (a ref listed twice would otherwise find none and insert a second).
+  if (e != found) ++sh.relocations;
   // Filled up to maxt only: the store may hold newer samples.
   e->current_in = 0;
   sh.entries[ref] = e;

@@ -152,6 +152,8 @@ TEST_F(WindowCacheTest, BatchedReadsMatchTheStore) {
     std::vector<SeriesRef> batch;
     for (int i = 0; i < kSeries; ++i) {
       if (rng() % 2 == 0) batch.push_back(refs[i]);
+      // Now and then a ref listed twice.
+      if (rng() % 20 == 0) batch.push_back(refs[i]);
     }
     std::shuffle(batch.begin(), batch.end(), rng);
     const int64_t maxt = now - static_cast<int64_t>(rng() % 5000);
@@ -189,6 +191,32 @@ TEST_F(WindowCacheTest, BatchedReadsMatchTheStore) {
   }
   EXPECT_GT(checked, 10000);
   EXPECT_GT(cache.Stats().hits, cache.Stats().misses);
+  EXPECT_LE(cache.Stats().entries, kSeries);
+}
+
+TEST_F(WindowCacheTest, RefListedTwiceInABatchGetsOneEntry) {
+  const SeriesRef a = AddSeries(0);
+  const SeriesRef b = AddSeries(1);
+  for (int64_t t = 1000; t <= 20000; t += 1000) {
+    Append(0, t, static_cast<double>(t));
+    Append(1, t, static_cast<double>(2 * t));
+  }
+  const auto read = [](WindowCache& cache, std::vector<SeriesRef> batch) {
+    Read got;
+    std::vector<size_t> off(batch.size()), n(batch.size());
+    cache.ReadWindows(batch, 5001, 20000, false, &got.t, &got.v, off.data(),
+                      n.data());
+    for (size_t j = 0; j < batch.size(); ++j) EXPECT_EQ(n[j], 15u) << j;
+    return got;
+  };
+  WindowCache once(head_.get(), WindowCacheOptions{});
+  read(once, {a, b});
+  WindowCache twice(head_.get(), WindowCacheOptions{});
+  const Read got = read(twice, {a, a, b, a, b});
+  EXPECT_EQ(got.t.size(), 5u * 15);
+  // Each series cached once, with no second allocation counted or leaked.
+  EXPECT_EQ(twice.Stats().entries, 2);
+  EXPECT_EQ(twice.Stats().bytes, once.Stats().bytes);
 }
 
 TEST_F(WindowCacheTest, KeepsOnlyTheWindowAndDropsUnreadEntries) {
