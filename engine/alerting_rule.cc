@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/rule_template.h"
 #include "engine/str_util.h"
@@ -68,11 +69,86 @@ AlertingRule::AlertingRule(RuleSpec spec, InstantQueryFunc query,
     annotation_templates_.emplace_back(spec_.name, a.value);
   }
   for (const RuleTemplate& t : label_templates_) {
-    has_templates_ |= !t.literal();
+    has_label_templates_ |= !t.literal();
   }
+  bool may_query = false;
   for (const RuleTemplate& t : annotation_templates_) {
-    has_templates_ |= !t.literal();
+    has_annotation_templates_ |= !t.literal();
+    // Conservative: any mention of the word keeps expansion eager.
+    may_query |= !t.literal() && absl::StrContains(t.text(), "query");
   }
+  lazy_annotations_ = has_annotation_templates_ && !may_query;
+  if (!has_label_templates_) {
+    for (const LabelOverride& o : overrides_) {
+      static_override_values_.push_back(
+          o.template_index < 0 ? spec_.name
+                               : label_templates_[o.template_index].text());
+    }
+  }
+}
+
+template <typename F>
+void AlertingRule::MergeOverrides(
+    const storage::Labels& sample,
+    const std::vector<std::string>& override_values, F emit) const {
+  size_t oi = 0;
+  for (const storage::Label& l : sample) {
+    while (oi < overrides_.size() && overrides_[oi].name < l.name) {
+      if (!override_values[oi].empty()) {
+        emit(overrides_[oi].name, override_values[oi]);
+      }
+      ++oi;
+    }
+    if (oi < overrides_.size() && overrides_[oi].name == l.name) {
+      if (!override_values[oi].empty()) {
+        emit(overrides_[oi].name, override_values[oi]);
+      }
+      ++oi;
+      continue;
+    }
+    if (l.name != storage::kMetricNameLabel) {
+      emit(l.name, l.value);
+    }
+  }
+  for (; oi < overrides_.size(); ++oi) {
+    if (!override_values[oi].empty()) {
+      emit(overrides_[oi].name, override_values[oi]);
+    }
+  }
+}
+
+storage::Labels AlertingRule::ExpandAnnotations(
+    const storage::Labels& sample_labels, double value, int64_t ts_ms) const {
+  if (annotation_templates_.empty()) return storage::Labels();
+  std::optional<tmpl::Data> data;
+  tmpl::Env env;
+  if (has_annotation_templates_) {
+    RuleTemplateContext ctx;
+    ctx.labels = &sample_labels;
+    ctx.external_labels = &options_.external_labels;
+    ctx.external_url = options_.external_url;
+    ctx.value = value;
+    ctx.eval_time_ms = ts_ms;
+    ctx.query = options_.template_query ? &options_.template_query : nullptr;
+    data = MakeTemplateData(ctx);
+    env = MakeTemplateEnv(ctx);
+  }
+  static const tmpl::Data kNoData;
+  const tmpl::Data& d = data.has_value() ? *data : kNoData;
+  std::vector<storage::Label> annotations;
+  for (size_t i = 0; i < annotation_templates_.size(); ++i) {
+    std::string v = annotation_templates_[i].Expand(d, env);
+    if (!v.empty()) {
+      annotations.push_back({spec_.annotations[i].name, std::move(v)});
+    }
+  }
+  return storage::Labels::FromSorted(std::move(annotations));
+}
+
+void AlertingRule::EnsureAnnotations(const Entry& e) const {
+  if (e.annotations_current) return;
+  e.annotations = ExpandAnnotations(e.sample_labels, e.value, e.evaluated_at);
+  e.annotations_current = true;
 }
 
 std::string AlertingRule::GeneratorURL() const { return generator_url_; }
@@ -88,24 +164,21 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
   // Steps 1-3 of the spec: labels from the sample (minus __name__), rule
   // labels expanded as templates on top, then alertname. Everything is
   // computed before any state changes, so a duplicate label set leaves the
-  // rule as it was.
-  struct Candidate {
-    storage::Labels labels;
-    storage::Labels annotations;
-    double value;
-    uint64_t hash;
-  };
-  std::vector<Candidate> candidates;
-  candidates.reserve(res->size());
+  // rule as it was. Alerts are keyed by the hash of their labels; when the
+  // rule labels are fixed, that hash is computed without building the
+  // labels, which only a new alert needs.
+  const size_t count = res->size();
+  std::vector<uint64_t> hashes(count);
+  // Only with label templates: the labels of each sample's alert.
+  std::vector<storage::Labels> built;
   absl::flat_hash_set<uint64_t> seen;
-  seen.reserve(res->size());
-  std::vector<std::string> override_values(overrides_.size());
+  seen.reserve(count);
   std::vector<storage::Label> merged;
-  std::vector<storage::Label> annotations;
-  for (const EvalSample& s : *res) {
-    std::optional<tmpl::Data> data;
-    tmpl::Env env;
-    if (has_templates_) {
+  if (has_label_templates_) {
+    built.resize(count);
+    std::vector<std::string> override_values(overrides_.size());
+    for (size_t k = 0; k < count; ++k) {
+      const EvalSample& s = (*res)[k];
       RuleTemplateContext ctx;
       ctx.labels = &s.labels;
       ctx.external_labels = &options_.external_labels;
@@ -113,80 +186,89 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
       ctx.value = s.value;
       ctx.eval_time_ms = ts_ms;
       ctx.query = options_.template_query ? &options_.template_query : nullptr;
-      data = MakeTemplateData(ctx);
-      env = MakeTemplateEnv(ctx);
-    }
-    static const tmpl::Data kNoData;
-    const tmpl::Data& d = data.has_value() ? *data : kNoData;
-    for (size_t i = 0; i < overrides_.size(); ++i) {
-      const int ti = overrides_[i].template_index;
-      override_values[i] =
-          ti < 0 ? spec_.name : label_templates_[ti].Expand(d, env);
-    }
-    // Merge the sorted sample labels with the sorted overrides.
-    merged.clear();
-    merged.reserve(s.labels.size() + overrides_.size());
-    size_t oi = 0;
-    for (const storage::Label& l : s.labels) {
-      while (oi < overrides_.size() && overrides_[oi].name < l.name) {
-        if (!override_values[oi].empty()) {
-          merged.push_back({overrides_[oi].name, override_values[oi]});
-        }
-        ++oi;
+      const tmpl::Data data = MakeTemplateData(ctx);
+      const tmpl::Env env = MakeTemplateEnv(ctx);
+      for (size_t i = 0; i < overrides_.size(); ++i) {
+        const int ti = overrides_[i].template_index;
+        override_values[i] =
+            ti < 0 ? spec_.name : label_templates_[ti].Expand(data, env);
       }
-      if (oi < overrides_.size() && overrides_[oi].name == l.name) {
-        if (!override_values[oi].empty()) {
-          merged.push_back({overrides_[oi].name, override_values[oi]});
-        }
-        ++oi;
-        continue;
-      }
-      if (l.name != storage::kMetricNameLabel) {
-        merged.push_back(l);
-      }
+      merged.clear();
+      merged.reserve(s.labels.size() + overrides_.size());
+      MergeOverrides(s.labels, override_values,
+                     [&](std::string_view name, std::string_view value) {
+                       merged.push_back(
+                           {std::string(name), std::string(value)});
+                     });
+      built[k] = storage::Labels::FromSorted(merged);
+      hashes[k] = built[k].Hash();
     }
-    for (; oi < overrides_.size(); ++oi) {
-      if (!override_values[oi].empty()) {
-        merged.push_back({overrides_[oi].name, override_values[oi]});
-      }
+  } else {
+    for (size_t k = 0; k < count; ++k) {
+      storage::LabelSetHasher h;
+      MergeOverrides((*res)[k].labels, static_override_values_,
+                     [&](std::string_view name, std::string_view value) {
+                       h.Add(name, value);
+                     });
+      hashes[k] = h.Finish();
     }
-    annotations.clear();
-    for (size_t i = 0; i < annotation_templates_.size(); ++i) {
-      std::string v = annotation_templates_[i].Expand(d, env);
-      if (!v.empty()) {
-        annotations.push_back({spec_.annotations[i].name, std::move(v)});
-      }
-    }
-    Candidate c{storage::Labels::FromSorted(merged),
-                storage::Labels::FromSorted(annotations), s.value, 0};
-    c.hash = c.labels.Hash();
-    if (!seen.insert(c.hash).second) {
+  }
+  for (size_t k = 0; k < count; ++k) {
+    if (!seen.insert(hashes[k]).second) {
       return absl::InvalidArgumentError(
           "vector contains metrics with the same labelset after applying "
           "alert labels");
     }
-    candidates.push_back(std::move(c));
+  }
+  // Eager annotations are expanded before any state changes too.
+  std::vector<storage::Labels> annotations;
+  if (!lazy_annotations_ && !annotation_templates_.empty()) {
+    annotations.resize(count);
+    for (size_t k = 0; k < count; ++k) {
+      annotations[k] =
+          ExpandAnnotations((*res)[k].labels, (*res)[k].value, ts_ms);
+    }
   }
 
   absl::MutexLock lock(&mu_);
-  for (Candidate& c : candidates) {
-    auto it = active_.find(c.hash);
+  const auto set_annotations = [&](Entry& e, size_t k) {
+    if (lazy_annotations_) {
+      e.sample_labels = (*res)[k].labels;
+      e.evaluated_at = ts_ms;
+      e.annotations_current = false;
+    } else if (!annotations.empty()) {
+      e.annotations = std::move(annotations[k]);
+    }
+  };
+  for (size_t k = 0; k < count; ++k) {
+    const EvalSample& s = (*res)[k];
+    auto it = active_.find(hashes[k]);
     if (it != active_.end() && it->second.state != AlertState::kInactive) {
-      it->second.value = c.value;
-      it->second.annotations = std::move(c.annotations);
+      it->second.value = s.value;
+      set_annotations(it->second, k);
       continue;
     }
     Entry e;
-    e.labels = std::move(c.labels);
-    e.annotations = std::move(c.annotations);
+    if (has_label_templates_) {
+      e.labels = std::move(built[k]);
+    } else {
+      merged.clear();
+      merged.reserve(s.labels.size() + overrides_.size());
+      MergeOverrides(s.labels, static_override_values_,
+                     [&](std::string_view name, std::string_view value) {
+                       merged.push_back({std::string(name), std::string(value)});
+                     });
+      e.labels = storage::Labels::FromSorted(merged);
+    }
     e.state = AlertState::kPending;
     e.active_at = ts_ms;
-    e.value = c.value;
+    e.value = s.value;
+    set_annotations(e, k);
     if (spec_.for_duration > absl::ZeroDuration()) {
       changes_.push_back(
           {AlertTransition::kPending, ToAlert(e), MsToTime(ts_ms)});
     }
-    active_[c.hash] = std::move(e);
+    active_[hashes[k]] = std::move(e);
   }
 
   const int64_t hold_ms = DurationMs(spec_.for_duration);
@@ -275,6 +357,7 @@ EvalSample AlertingRule::ForStateSample(Entry& e, int64_t t) const {
 }
 
 Alert AlertingRule::ToAlert(const Entry& e) const {
+  EnsureAnnotations(e);
   Alert a;
   a.labels = e.labels;
   a.annotations = e.annotations;
@@ -390,6 +473,8 @@ void AlertingRule::CopyStateFrom(const AlertingRule& other) {
   absl::flat_hash_map<uint64_t, Entry> copy;
   {
     absl::MutexLock lock(&other.mu_);
+    // As the other rule's templates would have expanded them.
+    for (const auto& [h, e] : other.active_) other.EnsureAnnotations(e);
     copy = other.active_;
   }
   absl::MutexLock lock(&mu_);

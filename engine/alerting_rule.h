@@ -101,7 +101,14 @@ class AlertingRule final : public Rule {
 
   struct Entry {
     storage::Labels labels;
-    storage::Labels annotations;
+    // Expanded annotations. With lazy annotations they are expanded when
+    // first needed (an alert sent, a state change, the API) from the inputs
+    // of the last evaluation, which gives what expanding them at every
+    // evaluation would have: the templates cannot see anything else.
+    mutable storage::Labels annotations;
+    mutable bool annotations_current = true;
+    storage::Labels sample_labels;  // $labels of the last evaluation
+    int64_t evaluated_at = kNoTime;  // its timestamp
     AlertState state = AlertState::kPending;
     double value = 0;
     int64_t active_at = kNoTime;
@@ -117,7 +124,19 @@ class AlertingRule final : public Rule {
     storage::Labels for_state_labels;
   };
 
+  // REQUIRES: mu_ held (for lazily expanded annotations).
   Alert ToAlert(const Entry& e) const;
+  // Brings e.annotations up to date. REQUIRES: mu_ held.
+  void EnsureAnnotations(const Entry& e) const;
+  storage::Labels ExpandAnnotations(const storage::Labels& sample_labels,
+                                    double value, int64_t ts_ms) const;
+  // Calls emit(name, value) for the alert's labels in name order: the
+  // sample's labels without __name__, overridden by `override_values`
+  // (parallel to overrides_; empty values drop the label).
+  template <typename F>
+  void MergeOverrides(const storage::Labels& sample,
+                      const std::vector<std::string>& override_values,
+                      F emit) const;
   EvalSample AlertSample(Entry& e, int64_t t) const;
   EvalSample ForStateSample(Entry& e, int64_t t) const;
 
@@ -133,7 +152,14 @@ class AlertingRule final : public Rule {
   std::vector<LabelOverride> overrides_;
   std::vector<RuleTemplate> label_templates_;
   std::vector<RuleTemplate> annotation_templates_;
-  bool has_templates_ = false;
+  // Some label template has actions: labels are expanded per sample.
+  bool has_label_templates_ = false;
+  bool has_annotation_templates_ = false;
+  // Annotations expanded on demand: true unless a template may call
+  // `query`, whose answer depends on when it runs.
+  bool lazy_annotations_ = false;
+  // The override values when no label template has actions.
+  std::vector<std::string> static_override_values_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> active_ ABSL_GUARDED_BY(mu_);

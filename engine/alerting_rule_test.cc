@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/base/status_matchers.h"
@@ -273,6 +274,63 @@ TEST(AlertingRule, TemplatesSeeLabelsAndValue) {
   ASSERT_THAT(f.rule->Eval(kMin, 0, 0), IsOk());
   EXPECT_EQ(f.rule->ActiveAlerts()[0].annotations.Get("summary"), "api at 2");
   EXPECT_EQ(f.rule->ActiveAlerts()[0].value, 2);
+}
+
+// Annotations without `query` are expanded when first looked at, from the
+// inputs of the latest evaluation: every way out (state changes, the API)
+// sees what expanding them at each evaluation would have given.
+TEST(AlertingRule, AnnotationsSeeTheLatestEvaluationWhereverTheyAreRead) {
+  RuleSpec s = Spec(absl::Minutes(1));
+  s.annotations = {{"summary", "{{ $labels.instance }} at {{ $value }}"}};
+  Fixture f(s);
+  f.Set({{"a", 1}, {"b", 10}});
+  ASSERT_THAT(f.rule->Eval(0, 0, 0), IsOk());
+  f.Set({{"a", 2}, {"b", 20}});
+  ASSERT_THAT(f.rule->Eval(kMin, 0, 0), IsOk());  // both fire
+  f.Set({{"a", 3}});
+  ASSERT_THAT(f.rule->Eval(2 * kMin, 0, 0), IsOk());  // b resolves
+  std::map<std::string, std::vector<std::string>> seen;
+  for (const AlertStateChange& c : f.rule->TakeStateChanges()) {
+    seen[std::string(c.alert.labels.Get("instance"))].push_back(
+        absl::StrCat(c.transition == AlertTransition::kPending  ? "pending"
+                     : c.transition == AlertTransition::kFiring ? "firing"
+                                                                : "resolved",
+                     ":", std::string(c.alert.annotations.Get("summary"))));
+  }
+  EXPECT_THAT(seen["a"], ElementsAre("pending:a at 1", "firing:a at 2"));
+  EXPECT_THAT(seen["b"], ElementsAre("pending:b at 10", "firing:b at 20",
+                                     "resolved:b at 20"));
+  std::map<std::string, std::string> now;
+  for (const Alert& a : f.rule->AllAlerts()) {
+    now[std::string(a.labels.Get("instance"))] =
+        std::string(a.annotations.Get("summary"));
+  }
+  EXPECT_THAT(now, ElementsAre(std::pair<const std::string, std::string>(
+                                   "a", "a at 3"),
+                               std::pair<const std::string, std::string>(
+                                   "b", "b at 20")));
+}
+
+// `query` answers depend on when they run, so such annotations are expanded
+// at the evaluation, as Prometheus does.
+TEST(AlertingRule, QueryingAnnotationsAreExpandedAtTheEvaluation) {
+  RuleSpec s = Spec(absl::ZeroDuration());
+  s.annotations = {{"summary", "{{ query \"x\" | first | value }}"}};
+  double answer = 1;
+  AlertingRuleOptions opts;
+  opts.template_query = [&](std::string_view, int64_t)
+      -> absl::StatusOr<std::vector<EvalSample>> {
+    return std::vector<EvalSample>{{L({{"__name__", "x"}}), 0, answer}};
+  };
+  Fixture f(s, opts);
+  f.Set({{"a", 0}});
+  ASSERT_THAT(f.rule->Eval(0, 0, 0), IsOk());
+  answer = 2;
+  std::vector<Alert> active = f.rule->ActiveAlerts();
+  ASSERT_THAT(active, SizeIs(1));
+  EXPECT_EQ(active[0].annotations.Get("summary"), "1");
+  ASSERT_THAT(f.rule->Eval(kMin, 0, 0), IsOk());
+  EXPECT_EQ(f.rule->ActiveAlerts()[0].annotations.Get("summary"), "2");
 }
 
 TEST(AlertingRule, QueryOffsetShiftsQueryAndSamples) {

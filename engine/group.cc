@@ -94,13 +94,13 @@ absl::Time Group::Now() const {
 }
 
 absl::Status Group::Append(const std::vector<EvalSample>& samples,
-                           SeriesSet* returned) {
+                           const SeriesSet& previous, SeriesSet* returned) {
   if (samples.empty()) {
     return absl::OkStatus();
   }
   if (options_.appendable == nullptr) {
     for (const EvalSample& s : samples) {
-      returned->insert(s.labels);
+      returned->emplace(s.labels, 0);
     }
     return absl::OkStatus();
   }
@@ -108,19 +108,46 @@ absl::Status Group::Append(const std::vector<EvalSample>& samples,
   values.reserve(samples.size());
   std::vector<storage::SeriesSamples> batch;
   batch.reserve(samples.size());
+  std::vector<storage::SeriesRef> refs(samples.size(), 0);
   for (const EvalSample& s : samples) {
     values.push_back({s.t, s.value});
   }
   for (size_t i = 0; i < samples.size(); ++i) {
     batch.push_back({&samples[i].labels, absl::MakeConstSpan(&values[i], 1)});
+    auto it = previous.find(samples[i].labels);
+    if (it != previous.end()) refs[i] = it->second;
   }
+  std::vector<size_t> stale;
   absl::StatusOr<storage::AppendStats> stats =
-      options_.appendable->Append(batch);
+      options_.appendable->AppendWithRefs(batch, absl::MakeSpan(refs), &stale);
+  if (stats.ok() && !stale.empty()) {
+    // Series the store no longer holds under the old ref: by labels.
+    std::vector<storage::SeriesSamples> again;
+    std::vector<storage::SeriesRef> again_refs(stale.size(), 0);
+    again.reserve(stale.size());
+    for (size_t i : stale) again.push_back(batch[i]);
+    std::vector<size_t> none;
+    absl::StatusOr<storage::AppendStats> more = options_.appendable->AppendWithRefs(
+        again, absl::MakeSpan(again_refs), &none);
+    if (!more.ok()) {
+      stats = more.status();
+    } else {
+      for (size_t k = 0; k < stale.size(); ++k) refs[stale[k]] = again_refs[k];
+      if (stats->first_rejection.empty()) {
+        stats->first_rejection = more->first_rejection;
+      }
+      stats->appended += more->appended;
+      stats->duplicates_ignored += more->duplicates_ignored;
+      stats->rejected_duplicate_timestamp += more->rejected_duplicate_timestamp;
+      stats->rejected_out_of_order += more->rejected_out_of_order;
+      stats->rejected_too_old += more->rejected_too_old;
+    }
+  }
   if (!stats.ok()) {
     return stats.status();
   }
-  for (const EvalSample& s : samples) {
-    returned->insert(s.labels);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    returned->insert_or_assign(samples[i].labels, refs[i]);
   }
   if (stats->rejected() > 0) {
     return absl::InvalidArgumentError(
@@ -177,10 +204,11 @@ void Group::Eval(int64_t ts_ms) {
     }
     SeriesSet returned;
     returned.reserve(series_in_previous_eval_[i].size());
-    absl::Status append_status = Append(*out, &returned);
+    absl::Status append_status =
+        Append(*out, series_in_previous_eval_[i], &returned);
     // Series written last time but not now get a staleness marker.
     std::vector<storage::Labels> gone;
-    for (const storage::Labels& l : series_in_previous_eval_[i]) {
+    for (const auto& [l, ref] : series_in_previous_eval_[i]) {
       if (!returned.contains(l)) {
         gone.push_back(l);
       }
@@ -244,7 +272,7 @@ void Group::CopyStateFrom(Group& old) {
     size_t pos = std::find(it->second.begin(), it->second.end(), fi) -
                  it->second.begin();
     if (pos >= matched) {
-      for (const storage::Labels& l : old.series_in_previous_eval_[fi]) {
+      for (const auto& [l, ref] : old.series_in_previous_eval_[fi]) {
         stale_series_.push_back(l);
       }
     }
@@ -271,7 +299,7 @@ void Group::MarkAllStale(int64_t ts_ms) {
   absl::MutexLock eval_lock(&eval_mu_);
   std::vector<storage::Labels> all = stale_series_;
   for (const SeriesSet& s : series_in_previous_eval_) {
-    all.insert(all.end(), s.begin(), s.end());
+    for (const auto& [l, ref] : s) all.push_back(l);
   }
   AppendStale(all, ts_ms - absl::ToInt64Milliseconds(query_offset_));
   for (SeriesSet& s : series_in_previous_eval_) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -115,12 +116,17 @@ class Group {
   struct LabelsHash {
     size_t operator()(const storage::Labels& l) const { return l.Hash(); }
   };
-  using SeriesSet = absl::flat_hash_set<storage::Labels, LabelsHash>;
+  // The series a rule wrote, with the store's ref for each (0: unknown), so
+  // that the next evaluation appends to them by ref rather than finding
+  // each by its labels again.
+  using SeriesSet =
+      absl::flat_hash_map<storage::Labels, storage::SeriesRef, LabelsHash>;
 
-  // Appends `samples`; returns the series accepted into `returned` and the
-  // first rejection as an error (OK when none).
+  // Appends `samples`, by ref where `previous` knows the series; returns the
+  // series accepted into `returned` and the first rejection as an error (OK
+  // when none).
   absl::Status Append(const std::vector<EvalSample>& samples,
-                      SeriesSet* returned);
+                      const SeriesSet& previous, SeriesSet* returned);
   void AppendStale(const std::vector<storage::Labels>& series, int64_t t);
   absl::Time Now() const;
 

@@ -44,6 +44,47 @@ class FakeStore : public storage::Appendable {
     }
     return st;
   }
+  // Hands out refs like a real store: an entry given a ref the store still
+  // holds is appended to that series; one it forgot comes back stale.
+  absl::StatusOr<storage::AppendStats> AppendWithRefs(
+      absl::Span<const storage::SeriesSamples> batch,
+      absl::Span<storage::SeriesRef> refs,
+      std::vector<size_t>* stale) override {
+    storage::AppendStats st;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      storage::Labels labels;
+      if (refs[i] != 0) {
+        auto it = by_ref.find(refs[i]);
+        if (it == by_ref.end()) {
+          stale->push_back(i);
+          refs[i] = 0;
+          continue;
+        }
+        labels = it->second;
+        ++appends_by_ref;
+      } else {
+        labels = *batch[i].labels;
+        const std::string key = labels.ToString();
+        if (!ref_of.contains(key)) {
+          ref_of[key] = next_ref;
+          by_ref[next_ref++] = labels;
+        }
+        refs[i] = ref_of[key];
+        ++appends_by_labels;
+      }
+      for (const storage::Sample& x : batch[i].samples) {
+        written.push_back({labels, x.t, x.v});
+        ++st.appended;
+      }
+    }
+    return st;
+  }
+  // As retention drops a series: its ref is no longer held.
+  void Forget(const storage::Labels& labels) {
+    const std::string key = labels.ToString();
+    by_ref.erase(ref_of[key]);
+    ref_of.erase(key);
+  }
   // Latest non-stale value per series named `name`.
   std::vector<EvalSample> Latest(std::string_view name) const {
     std::map<std::string, EvalSample> m;
@@ -64,6 +105,11 @@ class FakeStore : public storage::Appendable {
     return out;
   }
   std::vector<Written> written;
+  std::map<std::string, storage::SeriesRef> ref_of;
+  std::map<storage::SeriesRef, storage::Labels> by_ref;
+  storage::SeriesRef next_ref = 1;
+  int appends_by_ref = 0;
+  int appends_by_labels = 0;
 };
 
 class FakeSink : public AlertSink {
@@ -209,6 +255,31 @@ TEST(Group, LaterRulesSeeEarlierRulesOutput) {
   EXPECT_EQ(g->rules()[1]->status().health, RuleHealth::kOk);
   EXPECT_EQ(g->status().iterations, 1);
   EXPECT_EQ(g->status().last_eval_timestamp_ms, 10 * kMin);
+}
+
+TEST(Group, RuleOutputIsAppendedByRefOnceTheStoreHandedOneOut) {
+  World w;
+  w.input = {"a", "b", "c"};
+  std::unique_ptr<Group> g = w.Build(Spec({Record("rec", "src")}));
+  g->Eval(kMin);
+  EXPECT_EQ(w.store.appends_by_labels, 3);
+  EXPECT_EQ(w.store.appends_by_ref, 0);
+  g->Eval(2 * kMin);
+  EXPECT_EQ(w.store.appends_by_labels, 3);
+  EXPECT_EQ(w.store.appends_by_ref, 3);
+  // The store dropped one series meanwhile: that one goes by labels again,
+  // and nothing is lost.
+  w.store.Forget(L({{"__name__", "rec"}, {"instance", "b"}}));
+  w.store.written.clear();
+  g->Eval(3 * kMin);
+  EXPECT_EQ(w.store.appends_by_labels, 4);
+  EXPECT_EQ(w.store.appends_by_ref, 5);
+  ASSERT_THAT(w.store.written, SizeIs(3));
+  std::vector<EvalSample> rec = w.store.Latest("rec");
+  ASSERT_THAT(rec, SizeIs(3));
+  for (const EvalSample& s : rec) EXPECT_EQ(s.t, 3 * kMin);
+  EXPECT_EQ(rec[1].labels, L({{"__name__", "rec"}, {"instance", "b"}}));
+  EXPECT_EQ(g->status().rule_evaluation_failures, 0);
 }
 
 TEST(Group, VanishedSeriesGetStaleMarkers) {
