@@ -77,6 +77,33 @@ TEST(Labels, HashIsStableAndDistinguishes) {
   EXPECT_NE(pinned, 0u);
 }
 
+TEST(Labels, KeptHashMatchesAFreshOne) {
+  Labels a = L({{"__name__", "up"}, {"job", "a"}});
+  const Labels copy = a;  // shares a's contents
+  const uint64_t first = a.Hash();
+  // Asked again, and through a copy, after it was kept with the contents.
+  EXPECT_EQ(a.Hash(), first);
+  EXPECT_EQ(copy.Hash(), first);
+  // A separately built equal set computes it afresh to the same value, and
+  // one that differs does not pick up the kept hash.
+  EXPECT_EQ(L({{"job", "a"}, {"__name__", "up"}}).Hash(), first);
+  EXPECT_NE(L({{"__name__", "up"}, {"job", "b"}}).Hash(), first);
+  EXPECT_EQ(LabelsBuilder(a).Set("job", "b").Build().Hash(),
+            L({{"__name__", "up"}, {"job", "b"}}).Hash());
+}
+
+TEST(LabelSetHasher, SameAsHashOfTheBuiltSet) {
+  const Labels a = L({{"__name__", "up"}, {"instance", "h:9100"}, {"job", "a"}});
+  LabelSetHasher h;
+  for (const Label& l : a) h.Add(l.name, l.value);
+  EXPECT_EQ(h.Finish(), a.Hash());
+  EXPECT_EQ(LabelSetHasher().Finish(), Labels().Hash());
+  LabelSetHasher other;
+  other.Add("__name__", "up");
+  other.Add("instance", "h:9100");
+  EXPECT_NE(other.Finish(), a.Hash());
+}
+
 TEST(Labels, HashFor) {
   Labels a = L({{"__name__", "up"}, {"job", "a"}, {"instance", "x"}});
   Labels b = L({{"__name__", "up"}, {"job", "a"}, {"instance", "y"}});
