@@ -1273,6 +1273,16 @@ void Head::Stop() {
   if (retention_thread_.joinable()) retention_thread_.join();
 }
 
+int64_t Head::NumSeries() const {
+  int64_t n = 0;
+  for (uint32_t k = 0; k <= shard_mask_; ++k) {
+    const Shard& sh = shards_[k];
+    absl::ReaderMutexLock lock(&sh.mu);
+    n += static_cast<int64_t>(sh.by_ref.size());
+  }
+  return n;
+}
+
 HeadStats Head::Stats() const {
   HeadStats st;
   int64_t mem = sizeof(*this) +

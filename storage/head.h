@@ -128,6 +128,8 @@ class Head final : public Appendable, public Queryable {
   // Per metric name when a matcher is __name__="..."; else IndexGeneration().
   uint64_t SelectGeneration(
       absl::Span<const Matcher> matchers) const override;
+  // Refs are a global sequence number above the shard index bits.
+  int RefSequenceShift() const override { return shard_bits_; }
 
   // Refs of the series matching all `matchers`, sorted by ref, ignoring
   // time. Cheaper than Select (no labels built, no sorting by labels), for
@@ -148,8 +150,11 @@ class Head final : public Appendable, public Queryable {
   void StartBackgroundRetention(absl::Duration period);
   void Stop();
 
-  // Walks every shard; meant for /metrics and tests, not hot paths.
+  // Walks every series (about 0.1 CPU s at 1M series); meant for /metrics
+  // and tests, not hot paths. NumSeries is the cheap part of it.
   HeadStats Stats() const;
+  // The series held: a lock and a size per shard, not a walk.
+  int64_t NumSeries() const;
 
   // Oldest and newest timestamps held (INT64_MAX / INT64_MIN when empty).
   int64_t MinTime() const;

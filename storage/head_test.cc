@@ -653,6 +653,29 @@ TEST(Head, RetentionRejectsTooOld) {
   EXPECT_EQ(head.Stats().series, 1);
 }
 
+TEST(Head, RefsNumberSeriesDenselyAboveTheShardBits) {
+  SimulatedClock clock;
+  Head head({}, &clock);
+  const int shift = head.RefSequenceShift();
+  ASSERT_GE(shift, 0);
+  std::vector<Labels> labels;
+  for (int i = 0; i < 40; ++i) {
+    labels.push_back(L({{"__name__", "x"}, {"i", absl::StrCat(i)}}));
+  }
+  std::vector<SeriesSamples> batch;
+  const std::vector<Sample> one = {{1000, 1}};
+  for (const Labels& l : labels) batch.push_back({&l, one});
+  ASSERT_THAT(head.Append(batch), IsOk());
+  auto sel = head.Select({*Matcher::Create(MatchType::kEqual, "__name__", "x")},
+                         0, 2000);
+  ASSERT_THAT(sel, IsOk());
+  std::vector<uint64_t> seqs;
+  for (const SeriesHandle& h : *sel) seqs.push_back(h.ref >> shift);
+  std::sort(seqs.begin(), seqs.end());
+  // 1, 2, ..., 40: one number per series, none skipped, none repeated.
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], i + 1);
+}
+
 TEST(Head, InvalidBatch) {
   SimulatedClock clock;
   Head head({}, &clock);
@@ -680,11 +703,14 @@ TEST(Head, ResourceExhaustedAppliesNothing) {
               StatusIs(absl::StatusCode::kResourceExhausted,
                        HasSubstr("series limit")));
   EXPECT_EQ(head.Stats().series, 1);
+  EXPECT_EQ(head.NumSeries(), 1);
   EXPECT_EQ(head.Stats().samples, 1);  // a's sample at 2000 not applied
   const std::vector<SeriesSamples> fits = {{&a, s2}, {&b, s2}};
   auto r = head.Append(fits);
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->appended, 2);
+  EXPECT_EQ(head.NumSeries(), 2);
+  EXPECT_EQ(head.NumSeries(), head.Stats().series);
 
   HeadOptions bytes_opts;
   bytes_opts.max_chunk_bytes = 1000;

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "storage/labels.h"
@@ -164,6 +165,28 @@ class Queryable {
     }
   }
 
+  // Called by VisitWindows with refs[i]'s samples in [mint, maxt]: n > 0
+  // times and values in time order, valid only during the call.
+  using WindowVisitor = absl::FunctionRef<void(
+      size_t i, const int64_t* ts, const double* vs, size_t n)>;
+
+  // ReadWindows for readers that look at each window once and keep nothing
+  // (range functions): a store or cache that holds the samples decoded may
+  // lend them instead of copying. Calls visit once for every refs[i] with
+  // samples in [mint, maxt], in any order; possibly with a lock held, so
+  // visit must not call into this Queryable.
+  virtual void VisitWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                            int64_t maxt, WindowVisitor visit) const {
+    std::vector<int64_t> ts;
+    std::vector<double> vs;
+    std::vector<size_t> off(refs.size()), n(refs.size());
+    ReadWindows(refs, mint, maxt, /*latest_only=*/false, &ts, &vs, off.data(),
+                n.data());
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (n[i] > 0) visit(i, ts.data() + off[i], vs.data() + off[i], n[i]);
+    }
+  }
+
   // Appends every sample of `ref` newer than `after`, in time order; returns
   // how many. `cursor` lets a store go on decoding where the previous call
   // for this series stopped, so polling a series for its new samples costs
@@ -206,6 +229,12 @@ class Queryable {
   // Select results while it stays the same.
   virtual uint64_t IndexGeneration() const = 0;
 
+  // When >= 0, ref >> RefSequenceShift() numbers the store's series densely
+  // in creation order (1, 2, 3, ..., never reused), so that a reader may
+  // keep per-series state in arrays indexed by it instead of hashing refs.
+  // -1 (the default): refs are opaque.
+  virtual int RefSequenceShift() const { return -1; }
+
   // Changes whenever the set of series `matchers` could select may have
   // changed. A store may keep it steadier than IndexGeneration() (the head
   // tracks it per metric name, so writing ALERTS does not invalidate a
@@ -219,8 +248,8 @@ class Queryable {
 // A Queryable that passes every call on to another one, for decorators
 // (caches, counters in tests) that override only what they change. Borrows
 // `base`, which must outlive it; as thread-safe as `base` and the overrides.
-// A decorator that changes ReadSamples must change ReadWindows too: the
-// forwarded ReadWindows goes to `base` directly.
+// A decorator that changes ReadSamples must change ReadWindows and
+// VisitWindows too: the forwarded ones go to `base` directly.
 class ForwardingQueryable : public Queryable {
  public:
   explicit ForwardingQueryable(const Queryable* base) : base_(base) {}
@@ -246,6 +275,10 @@ class ForwardingQueryable : public Queryable {
                    size_t* n) const override {
     base_->ReadWindows(refs, mint, maxt, latest_only, ts, vs, off, n);
   }
+  void VisitWindows(absl::Span<const SeriesRef> refs, int64_t mint,
+                    int64_t maxt, WindowVisitor visit) const override {
+    base_->VisitWindows(refs, mint, maxt, visit);
+  }
   absl::StatusOr<std::vector<std::string>> LabelNames(
       absl::Span<const Matcher> matchers, int64_t mint,
       int64_t maxt) const override {
@@ -263,6 +296,7 @@ class ForwardingQueryable : public Queryable {
   uint64_t IndexGeneration() const override {
     return base_->IndexGeneration();
   }
+  int RefSequenceShift() const override { return base_->RefSequenceShift(); }
   uint64_t SelectGeneration(absl::Span<const Matcher> matchers) const override {
     return base_->SelectGeneration(matchers);
   }
