@@ -8,8 +8,9 @@
 
 namespace vigil::promql {
 
-// One allocation per series: this header, then `cap` samples, so that a
-// read touches the map slot and one block.
+// One allocation per series: this header, then `cap` timestamps, then `cap`
+// values, so that a read touches its slot and one block, and a range
+// function can run on the arrays in place (VisitWindows).
 struct WindowCache::Entry {
   // Every sample of the series with lo <= t <= last is held, in order.
   int64_t lo = 0;
@@ -25,9 +26,13 @@ struct WindowCache::Entry {
   // Where the store stopped decoding this series for us.
   storage::TailCursor cursor;
 
-  storage::Sample* samples() { return reinterpret_cast<storage::Sample*>(this + 1); }
-  const storage::Sample* samples() const {
-    return reinterpret_cast<const storage::Sample*>(this + 1);
+  int64_t* times() { return reinterpret_cast<int64_t*>(this + 1); }
+  const int64_t* times() const {
+    return reinterpret_cast<const int64_t*>(this + 1);
+  }
+  double* values() { return reinterpret_cast<double*>(times() + cap); }
+  const double* values() const {
+    return reinterpret_cast<const double*>(times() + cap);
   }
   static int64_t BytesFor(uint32_t cap) {
     return static_cast<int64_t>(sizeof(Entry) + cap * sizeof(storage::Sample));
@@ -42,9 +47,27 @@ struct FreeEntry {
 
 }  // namespace
 
+// Entries are found by position, not by hashing refs: the store numbers its
+// series densely (Queryable::RefSequenceShift), so series k's entry pointer
+// is slot k % kPageSlots of page k / kPageSlots, and page p belongs to shard
+// p % num_shards. A selector's series then look up their entries in a few
+// compact arrays (8 bytes a series) instead of probing a hash table per read.
+// Pages are small (1 KB) so that a sparse corner of the numbering costs
+// little.
+constexpr int kPageBits = 7;
+constexpr uint32_t kPageSlots = 1u << kPageBits;
+
+struct WindowCache::Page {
+  Entry* slot[kPageSlots] = {};
+  uint32_t used = 0;  // non-null slots
+};
+
 struct WindowCache::Shard {
   absl::Mutex mu;
-  absl::flat_hash_map<storage::SeriesRef, Entry*> entries ABSL_GUARDED_BY(mu);
+  // pages[i] is the shard's i-th page: global page i * num_shards + shard.
+  // Null until one of its series is cached, and again once none is.
+  std::vector<std::unique_ptr<Page>> pages ABSL_GUARDED_BY(mu);
+  int64_t entries ABSL_GUARDED_BY(mu) = 0;
   // Scratch for store reads, kept to avoid allocating per read.
   std::vector<int64_t> t ABSL_GUARDED_BY(mu);
   std::vector<double> v ABSL_GUARDED_BY(mu);
@@ -52,19 +75,23 @@ struct WindowCache::Shard {
   int64_t misses ABSL_GUARDED_BY(mu) = 0;
   int64_t evictions ABSL_GUARDED_BY(mu) = 0;
   int64_t over_budget ABSL_GUARDED_BY(mu) = 0;
-  // Moves on whenever an entry moves in memory or is created, so that a
-  // batch holding entry pointers knows to look them up again.
-  uint64_t relocations ABSL_GUARDED_BY(mu) = 0;
 
   ~Shard() {
-    for (auto& [ref, e] : entries) FreeEntry()(e);
+    for (auto& page : pages) {
+      if (page == nullptr) continue;
+      for (Entry* e : page->slot) {
+        if (e != nullptr) FreeEntry()(e);
+      }
+    }
   }
 };
 
 namespace {
 
-// Map slot and hash table slack per entry, roughly.
-constexpr int64_t kSlotBytes = 2 * (sizeof(storage::SeriesRef) + sizeof(void*));
+// A ref whose sequence number lies beyond this many pages per shard is not
+// cached (no store numbers that many series; a bound against a bad ref
+// sizing a page directory).
+constexpr size_t kMaxPagesPerShard = size_t{1} << 24;
 
 }  // namespace
 
@@ -75,14 +102,24 @@ WindowCache::WindowCache(const storage::Queryable* base,
       shard_mask_(std::bit_ceil(static_cast<uint32_t>(
                       std::clamp(options.num_shards, 1, 4096))) -
                   1),
+      shard_bits_(std::countr_one(shard_mask_)),
+      ref_shift_(base->RefSequenceShift()),
+      enabled_(options.max_bytes > 0 && ref_shift_ >= 0 && ref_shift_ < 64),
       shards_(std::make_unique<Shard[]>(shard_mask_ + 1)) {}
 
 WindowCache::~WindowCache() { Stop(); }
 
-uint32_t WindowCache::ShardIndex(storage::SeriesRef ref) const {
-  // Refs carry the head's shard index in their low bits; mix before picking.
-  const uint64_t h = ref * 0x9e3779b97f4a7c15ULL;
-  return static_cast<uint32_t>(h >> 40) & shard_mask_;
+WindowCache::Where WindowCache::Locate(storage::SeriesRef ref) const {
+  const uint64_t seq = ref >> ref_shift_;
+  const uint64_t page = seq >> kPageBits;
+  return Where{static_cast<uint32_t>(page & shard_mask_),
+               static_cast<size_t>(page >> shard_bits_),
+               static_cast<uint32_t>(seq & (kPageSlots - 1))};
+}
+
+WindowCache::Entry** WindowCache::FindSlot(Shard& sh, const Where& w) const {
+  if (w.page >= sh.pages.size() || sh.pages[w.page] == nullptr) return nullptr;
+  return &sh.pages[w.page]->slot[w.slot];
 }
 
 WindowCache::Entry* WindowCache::Resize(Entry* e, uint32_t want) const {
@@ -94,7 +131,9 @@ WindowCache::Entry* WindowCache::Resize(Entry* e, uint32_t want) const {
   Entry* fresh = new (mem) Entry();
   if (e != nullptr) {
     *fresh = *e;
-    std::copy(e->samples(), e->samples() + e->n, fresh->samples());
+    fresh->cap = cap;
+    std::copy(e->times(), e->times() + e->n, fresh->times());
+    std::copy(e->values(), e->values() + e->n, fresh->values());
     bytes_.fetch_sub(Entry::BytesFor(e->cap), std::memory_order_relaxed);
     FreeEntry()(e);
   }
@@ -106,56 +145,51 @@ WindowCache::Entry* WindowCache::Resize(Entry* e, uint32_t want) const {
 WindowCache::Entry* WindowCache::Put(Entry* e, const int64_t* t,
                                      const double* v, size_t n) const {
   e = Resize(e, e->n + static_cast<uint32_t>(n));
-  storage::Sample* out = e->samples() + e->n;
-  for (size_t i = 0; i < n; ++i) out[i] = storage::Sample{t[i], v[i]};
+  std::copy(t, t + n, e->times() + e->n);
+  std::copy(v, v + n, e->values() + e->n);
   e->n += static_cast<uint32_t>(n);
   return e;
+}
+
+std::pair<uint32_t, uint32_t> WindowCache::Bounds(const Entry& e,
+                                                  int64_t mint, int64_t maxt,
+                                                  bool latest_only) {
+  const int64_t* t = e.times();
+  // Rules read up to the newest sample: look for maxt from the end.
+  uint32_t last = e.n;
+  while (last != 0 && t[last - 1] > maxt) --last;
+  uint32_t first;
+  if (latest_only) {
+    first = last != 0 && t[last - 1] >= mint ? last - 1 : last;
+  } else if (last == 0 || t[0] >= mint) {
+    first = 0;
+  } else {
+    first = static_cast<uint32_t>(std::lower_bound(t, t + last, mint) - t);
+  }
+  return {first, last};
 }
 
 size_t WindowCache::CopyOut(const Entry& e, int64_t mint, int64_t maxt,
                             bool latest_only, std::vector<int64_t>* ts,
                             std::vector<double>* vs) {
-  const storage::Sample* begin = e.samples();
-  const storage::Sample* end = begin + e.n;
-  // Rules read up to the newest sample: look for maxt from the end.
-  const storage::Sample* last = end;
-  while (last != begin && (last - 1)->t > maxt) --last;
-  const storage::Sample* first;
-  if (latest_only) {
-    first = last != begin && (last - 1)->t >= mint ? last - 1 : last;
-  } else {
-    first = std::lower_bound(
-        begin, last, mint,
-        [](const storage::Sample& a, int64_t b) { return a.t < b; });
-  }
-  const size_t n = static_cast<size_t>(last - first);
-  const size_t at = ts->size();
-  ts->resize(at + n);
-  vs->resize(at + n);
-  int64_t* out_t = ts->data() + at;
-  double* out_v = vs->data() + at;
-  for (size_t i = 0; i < n; ++i) {
-    out_t[i] = first[i].t;
-    out_v[i] = first[i].v;
-  }
-  return n;
+  const auto [first, last] = Bounds(e, mint, maxt, latest_only);
+  ts->insert(ts->end(), e.times() + first, e.times() + last);
+  vs->insert(vs->end(), e.values() + first, e.values() + last);
+  return last - first;
 }
 
 void WindowCache::Trim(Entry& e, int64_t keep_from) const {
   if (e.n == 0) return;
   const int64_t cut =
       std::min(keep_from, e.last - e.span - options_.margin_ms);
-  storage::Sample* s = e.samples();
-  if (s[0].t >= cut) return;
-  const uint32_t k = static_cast<uint32_t>(
-      std::lower_bound(s, s + e.n, cut,
-                       [](const storage::Sample& a, int64_t b) {
-                         return a.t < b;
-                       }) -
-      s);
+  int64_t* t = e.times();
+  if (t[0] >= cut) return;
+  const uint32_t k =
+      static_cast<uint32_t>(std::lower_bound(t, t + e.n, cut) - t);
   // Moving the rest (a window's worth, a few hundred bytes) costs less than
-  // keeping dead samples in memory and in every later copy.
-  std::copy(s + k, s + e.n, s);
+  // keeping dead samples in memory and in every later read.
+  std::copy(t + k, t + e.n, t);
+  std::copy(e.values() + k, e.values() + e.n, e.values());
   e.n -= k;
   e.lo = std::max(e.lo, cut);
 }
@@ -165,15 +199,20 @@ void WindowCache::Sweep() {
   for (uint32_t i = 0; i <= shard_mask_; ++i) {
     Shard& sh = shards_[i];
     absl::MutexLock lock(&sh.mu);
-    for (auto it = sh.entries.begin(); it != sh.entries.end();) {
-      if (it->second->epoch < keep_from) {
-        bytes_.fetch_sub(Entry::BytesFor(it->second->cap) + kSlotBytes,
-                         std::memory_order_relaxed);
+    for (std::unique_ptr<Page>& page : sh.pages) {
+      if (page == nullptr) continue;
+      for (Entry*& e : page->slot) {
+        if (e == nullptr || e->epoch >= keep_from) continue;
+        bytes_.fetch_sub(Entry::BytesFor(e->cap), std::memory_order_relaxed);
         ++sh.evictions;
-        FreeEntry()(it->second);
-        sh.entries.erase(it++);
-      } else {
-        ++it;
+        --sh.entries;
+        --page->used;
+        FreeEntry()(e);
+        e = nullptr;
+      }
+      if (page->used == 0) {
+        page.reset();
+        bytes_.fetch_sub(sizeof(Page), std::memory_order_relaxed);
       }
     }
   }
@@ -206,16 +245,15 @@ void WindowCache::Stop() {
 size_t WindowCache::ReadSamples(storage::SeriesRef ref, int64_t mint,
                                 int64_t maxt, std::vector<int64_t>* ts,
                                 std::vector<double>* vs) const {
-  if (options_.max_bytes <= 0 || mint > maxt) {
+  if (!enabled_ || mint > maxt) {
     return base().ReadSamples(ref, mint, maxt, ts, vs);
   }
   const uint32_t feed_epoch = SyncWithFeed();
-  Shard& sh = shards_[ShardIndex(ref)];
+  const Where w = Locate(ref);
+  Shard& sh = shards_[w.shard];
   absl::MutexLock lock(&sh.mu);
-  auto it = sh.entries.find(ref);
-  return ReadLocked(sh, ref, it != sh.entries.end() ? it->second : nullptr,
-                    mint, maxt, /*latest_only=*/false, feed_epoch,
-                    ts, vs);
+  return ReadLocked(sh, ref, w, FindSlot(sh, w), mint, maxt,
+                    /*latest_only=*/false, feed_epoch, ts, vs);
 }
 
 uint32_t WindowCache::SyncWithFeed() const {
@@ -229,11 +267,61 @@ uint32_t WindowCache::SyncWithFeed() const {
   if (changed_.empty()) return feed_epoch_;
   ForEachByShard(changed_, [&](Shard& sh, absl::Span<const uint32_t> idx) {
     for (uint32_t i : idx) {
-      auto it = sh.entries.find(changed_[i]);
-      if (it != sh.entries.end()) it->second->current_in = 0;
+      Entry** slot = FindSlot(sh, Locate(changed_[i]));
+      if (slot != nullptr && *slot != nullptr) (*slot)->current_in = 0;
     }
   });
   return feed_epoch_;
+}
+
+template <typename F>
+void WindowCache::ForEachSlot(absl::Span<const storage::SeriesRef> refs,
+                              F f) const {
+  ForEachByShard(refs, [&](Shard& sh, absl::Span<const uint32_t> idx) {
+    // A selector's entries are spread over more memory than the CPU caches
+    // hold, and each read needs three lines in turn: the entry's slot, its
+    // header, its samples. So the loop runs as a pipeline: slots are
+    // fetched kSlotAhead series ahead, headers kHeaderAhead ahead, samples
+    // kSamplesAhead ahead, and series j is read with all three in cache.
+    constexpr size_t kSlotAhead = 12, kHeaderAhead = 8, kSamplesAhead = 4;
+    // Slot pointers stay valid while sh.mu is held (pages go only in
+    // Sweep); null where the page did not exist yet.
+    thread_local std::vector<Entry**> slots;
+    slots.resize(idx.size());
+    const size_t count = idx.size();
+    const auto find_slot = [&](size_t j) {
+      Entry** slot = FindSlot(sh, Locate(refs[idx[j]]));
+      slots[j] = slot;
+      if (slot != nullptr) __builtin_prefetch(slot);
+    };
+    const auto fetch_header = [&](size_t j) {
+      if (slots[j] != nullptr && *slots[j] != nullptr) {
+        __builtin_prefetch(*slots[j]);
+      }
+    };
+    const auto fetch_samples = [&](size_t j) {
+      const Entry* e = slots[j] != nullptr ? *slots[j] : nullptr;
+      if (e == nullptr) return;
+      // Entries hold about one window: fetch the newest 8 lines of each
+      // array (rules read up to the newest sample).
+      const size_t k = std::min<size_t>(e->n, 64);
+      const char* t = reinterpret_cast<const char*>(e->times() + e->n - k);
+      const char* v = reinterpret_cast<const char*>(e->values() + e->n - k);
+      for (size_t b = 0; b < k * 8; b += 64) {
+        __builtin_prefetch(t + b);
+        __builtin_prefetch(v + b);
+      }
+    };
+    for (size_t j = 0; j < count && j < kSlotAhead; ++j) find_slot(j);
+    for (size_t j = 0; j < count && j < kHeaderAhead; ++j) fetch_header(j);
+    for (size_t j = 0; j < count && j < kSamplesAhead; ++j) fetch_samples(j);
+    for (size_t j = 0; j < count; ++j) {
+      if (j + kSlotAhead < count) find_slot(j + kSlotAhead);
+      if (j + kHeaderAhead < count) fetch_header(j + kHeaderAhead);
+      if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
+      f(sh, idx[j], slots[j]);
+    }
+  });
 }
 
 void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
@@ -241,59 +329,48 @@ void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,
                               std::vector<int64_t>* ts,
                               std::vector<double>* vs, size_t* off,
                               size_t* n) const {
-  if (options_.max_bytes <= 0 || mint > maxt) {
+  if (!enabled_ || mint > maxt) {
     base().ReadWindows(refs, mint, maxt, latest_only, ts, vs, off, n);
     return;
   }
   const uint32_t feed_epoch = SyncWithFeed();
-  ForEachByShard(refs, [&](Shard& sh, absl::Span<const uint32_t> idx) {
-    // A selector's entries are spread over more memory than the CPU caches
-    // hold, and each read needs three of its lines in turn: the map slot,
-    // the entry's header, its samples. So the loop runs as a pipeline: map
-    // slots are fetched kSlotAhead series ahead, entries looked up (and
-    // their headers fetched) kEntryAhead ahead, samples fetched
-    // kSamplesAhead ahead, and series j is read with all three in cache.
-    constexpr size_t kSlotAhead = 16, kEntryAhead = 8, kSamplesAhead = 4;
-    thread_local std::vector<Entry*> found;
-    // sh.relocations when found[j] was looked up: a read that moved an
-    // entry since makes found[j] suspect (a ref listed twice).
-    thread_local std::vector<uint64_t> found_at;
-    found.resize(idx.size());
-    found_at.resize(idx.size());
-    const size_t count = idx.size();
-    const auto lookup = [&](size_t j) {
-      auto it = sh.entries.find(refs[idx[j]]);
-      found[j] = it != sh.entries.end() ? it->second : nullptr;
-      found_at[j] = sh.relocations;
-      if (found[j] != nullptr) __builtin_prefetch(found[j]);
-    };
-    const auto fetch_samples = [&](size_t j) {
-      const Entry* e = found[j];
-      if (e == nullptr || sh.relocations != found_at[j]) return;
-      // Entries hold about one window: fetch all of it, up to 16 lines.
-      const char* p = reinterpret_cast<const char*>(e->samples());
-      const size_t bytes =
-          std::min<size_t>(e->n * sizeof(storage::Sample), 16 * 64);
-      for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b);
-    };
-    for (size_t j = 0; j < count && j < kSlotAhead; ++j) {
-      sh.entries.prefetch(refs[idx[j]]);
-    }
-    for (size_t j = 0; j < count && j < kEntryAhead; ++j) lookup(j);
-    for (size_t j = 0; j < count && j < kSamplesAhead; ++j) fetch_samples(j);
-    for (size_t j = 0; j < count; ++j) {
-      if (j + kSlotAhead < count) sh.entries.prefetch(refs[idx[j + kSlotAhead]]);
-      if (j + kEntryAhead < count) lookup(j + kEntryAhead);
-      if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
-      const uint32_t i = idx[j];
-      if (sh.relocations != found_at[j]) {
-        auto it = sh.entries.find(refs[i]);
-        found[j] = it != sh.entries.end() ? it->second : nullptr;
+  ForEachSlot(refs, [&](Shard& sh, uint32_t i, Entry** slot) {
+    off[i] = ts->size();
+    n[i] = ReadLocked(sh, refs[i], Locate(refs[i]), slot, mint, maxt,
+                      latest_only, feed_epoch, ts, vs);
+  });
+}
+
+void WindowCache::VisitWindows(absl::Span<const storage::SeriesRef> refs,
+                               int64_t mint, int64_t maxt,
+                               WindowVisitor visit) const {
+  if (!enabled_ || mint > maxt) {
+    base().VisitWindows(refs, mint, maxt, visit);
+    return;
+  }
+  const uint32_t feed_epoch = SyncWithFeed();
+  // For series read from the store (a miss, or over budget).
+  std::vector<int64_t> miss_t;
+  std::vector<double> miss_v;
+  ForEachSlot(refs, [&](Shard& sh, uint32_t i, Entry** slot) {
+    const Where w = Locate(refs[i]);
+    if (slot == nullptr) slot = FindSlot(sh, w);
+    Entry* e = slot != nullptr ? *slot : nullptr;
+    if (e != nullptr && e->lo <= mint) {
+      e = Refresh(sh, refs[i], slot, mint, maxt, feed_epoch);
+      ++sh.hits;
+      const auto [first, last] = Bounds(*e, mint, maxt, /*latest_only=*/false);
+      if (last > first) {
+        visit(i, e->times() + first, e->values() + first, last - first);
       }
-      off[i] = ts->size();
-      n[i] = ReadLocked(sh, refs[i], found[j], mint, maxt, latest_only,
-                        feed_epoch, ts, vs);
+      return;
     }
+    miss_t.clear();
+    miss_v.clear();
+    const size_t k = ReadLocked(sh, refs[i], w, slot, mint, maxt,
+                                /*latest_only=*/false, feed_epoch, &miss_t,
+                                &miss_v);
+    if (k > 0) visit(i, miss_t.data(), miss_v.data(), k);
   });
 }
 
@@ -307,7 +384,7 @@ void WindowCache::ForEachByShard(absl::Span<const storage::SeriesRef> refs,
   shard_of.resize(refs.size());
   start.assign(num_shards + 1, 0);
   for (size_t i = 0; i < refs.size(); ++i) {
-    shard_of[i] = ShardIndex(refs[i]);
+    shard_of[i] = Locate(refs[i]).shard;
     ++start[shard_of[i] + 1];
   }
   for (uint32_t k = 0; k < num_shards; ++k) start[k + 1] += start[k];
@@ -328,38 +405,45 @@ void WindowCache::ForEachByShard(absl::Span<const storage::SeriesRef> refs,
   }
 }
 
-size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
-                               int64_t mint, int64_t maxt, bool latest_only,
+WindowCache::Entry* WindowCache::Refresh(Shard& sh, storage::SeriesRef ref,
+                                         Entry** slot, int64_t mint,
+                                         int64_t maxt,
+                                         uint32_t feed_epoch) const {
+  Entry* e = *slot;
+  e->epoch = epoch_.load(std::memory_order_relaxed);
+  if (maxt - mint > e->span) e->span = maxt - mint;
+  // Samples the store got since: all newer than e->last (in-order store).
+  // None when the change feed has not reported the series since the entry
+  // was last brought up to date: then the store is not asked at all.
+  const int64_t from = std::max(e->last + 1, e->lo);
+  if (from <= maxt && e->current_in != feed_epoch) {
+    sh.t.clear();
+    sh.v.clear();
+    // Everything newer, also past maxt: e->last must be the newest sample
+    // the store had, or the cursor would skip what lies beyond maxt.
+    const size_t n =
+        base().ReadNewSamples(ref, from - 1, &e->cursor, &sh.t, &sh.v);
+    if (n > 0) {
+      e->last = sh.t.back();
+      // Only new samples can push old ones out of the window.
+      Trim(*e, mint);
+      e = Put(e, sh.t.data(), sh.v.data(), n);
+      *slot = e;
+    }
+    e->current_in = feed_epoch;
+  }
+  return e;
+}
+
+size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref,
+                               const Where& w, Entry** slot, int64_t mint,
+                               int64_t maxt, bool latest_only,
                                uint32_t feed_epoch, std::vector<int64_t>* ts,
                                std::vector<double>* vs) const {
+  if (slot == nullptr) slot = FindSlot(sh, w);
+  Entry* found = slot != nullptr ? *slot : nullptr;
   if (found != nullptr && found->lo <= mint) {
-    Entry* e = found;
-    e->epoch = epoch_.load(std::memory_order_relaxed);
-    if (maxt - mint > e->span) e->span = maxt - mint;
-    // Samples the store got since: all newer than e->last (in-order store).
-    // None when the change feed has not reported the series since the entry
-    // was last brought up to date: then the store is not asked at all.
-    const int64_t from = std::max(e->last + 1, e->lo);
-    if (from <= maxt && e->current_in != feed_epoch) {
-      sh.t.clear();
-      sh.v.clear();
-      // Everything newer, also past maxt: e->last must be the newest sample
-      // the store had, or the cursor would skip what lies beyond maxt.
-      const size_t n =
-          base().ReadNewSamples(ref, from - 1, &e->cursor, &sh.t, &sh.v);
-      if (n > 0) {
-        e->last = sh.t.back();
-        // Only new samples can push old ones out of the window.
-        Trim(*e, mint);
-        Entry* moved = Put(e, sh.t.data(), sh.v.data(), n);
-        if (moved != e) {
-          sh.entries[ref] = moved;
-          ++sh.relocations;
-        }
-        e = moved;
-      }
-      e->current_in = feed_epoch;
-    }
+    Entry* e = Refresh(sh, ref, slot, mint, maxt, feed_epoch);
     ++sh.hits;
     return CopyOut(*e, mint, maxt, latest_only, ts, vs);
   }
@@ -373,13 +457,22 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
   };
   Entry* e = found;
   if (e == nullptr) {
-    if (bytes_.load(std::memory_order_relaxed) + kSlotBytes +
-            Entry::BytesFor(static_cast<uint32_t>(n)) >
-        options_.max_bytes) {
+    const int64_t page_bytes = slot == nullptr ? sizeof(Page) : 0;
+    if (w.page >= kMaxPagesPerShard ||
+        bytes_.load(std::memory_order_relaxed) + page_bytes +
+                Entry::BytesFor(static_cast<uint32_t>(n)) >
+            options_.max_bytes) {
       ++sh.over_budget;
       return answer();
     }
-    bytes_.fetch_add(kSlotBytes, std::memory_order_relaxed);
+    if (slot == nullptr) {
+      if (w.page >= sh.pages.size()) sh.pages.resize(w.page + 1);
+      sh.pages[w.page] = std::make_unique<Page>();
+      bytes_.fetch_add(sizeof(Page), std::memory_order_relaxed);
+      slot = &sh.pages[w.page]->slot[w.slot];
+    }
+    ++sh.pages[w.page]->used;
+    ++sh.entries;
   } else {
     e->n = 0;
   }
@@ -391,12 +484,9 @@ size_t WindowCache::ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
   e->span = std::max(e->span, maxt - mint);
   e->epoch = epoch_.load(std::memory_order_relaxed);
   e->cursor = storage::TailCursor();
-  // A new or moved entry: pointers a batch looked up before are suspect
-  // (a ref listed twice would otherwise find none and insert a second).
-  if (e != found) ++sh.relocations;
   // Filled up to maxt only: the store may hold newer samples.
   e->current_in = 0;
-  sh.entries[ref] = e;
+  *slot = e;
   return answer();
 }
 
@@ -409,7 +499,7 @@ WindowCacheStats WindowCache::Stats() const {
     st.misses += sh.misses;
     st.evictions += sh.evictions;
     st.over_budget += sh.over_budget;
-    st.entries += static_cast<int64_t>(sh.entries.size());
+    st.entries += sh.entries;
   }
   st.bytes = bytes_.load(std::memory_order_relaxed);
   return st;

@@ -12,6 +12,10 @@
 // store whole and refill the entry. Do not put it in front of a store that
 // accepts out-of-order samples.
 //
+// Entries are indexed by the store's dense series numbering
+// (Queryable::RefSequenceShift); over a store whose refs are opaque the
+// cache is off and reads pass through.
+//
 // Memory: each entry keeps its samples from (newest - span - margin) on,
 // where span is the longest window read from it; entries are created only
 // while the total stays under max_bytes, and Sweep() drops entries not read
@@ -29,10 +33,10 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/storage.h"
@@ -78,6 +82,11 @@ class WindowCache final : public storage::ForwardingQueryable {
                    std::vector<double>* vs, size_t* off,
                    size_t* n) const override;
 
+  // The same windows as base->VisitWindows, lent from the cache's memory
+  // (visit runs with a shard's lock held).
+  void VisitWindows(absl::Span<const storage::SeriesRef> refs, int64_t mint,
+                    int64_t maxt, WindowVisitor visit) const override;
+
   // Everything else is the store's (ForwardingQueryable).
 
   WindowCacheStats Stats() const;
@@ -91,17 +100,26 @@ class WindowCache final : public storage::ForwardingQueryable {
 
  private:
   struct Entry;
+  struct Page;
   struct Shard;
+  // Where a series' entry pointer lives: shard, page within it, slot.
+  struct Where {
+    uint32_t shard;
+    size_t page;
+    uint32_t slot;
+  };
 
-  uint32_t ShardIndex(storage::SeriesRef ref) const;
+  Where Locate(storage::SeriesRef ref) const;
+  // The slot for `w` in sh (sh.mu held), null while its page does not exist.
+  Entry** FindSlot(Shard& sh, const Where& w) const;
   // ReadSamples (only the newest sample when `latest_only`) with sh.mu held
-  // and sh the shard of ref.
-  // `feed_epoch` is what SyncWithFeed returned at the start of the read.
-  // `found` is ref's entry (null: none), looked up by the caller.
-  size_t ReadLocked(Shard& sh, storage::SeriesRef ref, Entry* found,
-                    int64_t mint, int64_t maxt, bool latest_only,
-                    uint32_t feed_epoch, std::vector<int64_t>* ts,
-                    std::vector<double>* vs) const;
+  // and sh the shard of ref, at `w`. `slot` is FindSlot(sh, w) if the caller
+  // has it, else null. `feed_epoch` is what SyncWithFeed returned at the
+  // start of the read.
+  size_t ReadLocked(Shard& sh, storage::SeriesRef ref, const Where& w,
+                    Entry** slot, int64_t mint, int64_t maxt,
+                    bool latest_only, uint32_t feed_epoch,
+                    std::vector<int64_t>* ts, std::vector<double>* vs) const;
   // Marks the entries of series the store's change feed reports as behind
   // it; returns the feed epoch a read may then trust entries of. Every read
   // calls it first, so a sample the store had when the read began is seen.
@@ -110,6 +128,20 @@ class WindowCache final : public storage::ForwardingQueryable {
   // shard's lock held, shard by shard.
   template <typename F>
   void ForEachByShard(absl::Span<const storage::SeriesRef> refs, F f) const;
+  // Calls f(shard, i, slot) for every refs[i] with its shard's lock held,
+  // prefetching slots, entries and samples ahead; slot is FindSlot's or
+  // null.
+  template <typename F>
+  void ForEachSlot(absl::Span<const storage::SeriesRef> refs, F f) const;
+  // Brings the entry at *slot (which covers mint) up to date with the store
+  // for a read of [mint, maxt]; returns it (also stored in *slot: it may
+  // move).
+  Entry* Refresh(Shard& sh, storage::SeriesRef ref, Entry** slot,
+                 int64_t mint, int64_t maxt, uint32_t feed_epoch) const;
+  // [first, last) of e's samples in [mint, maxt] (the newest of them when
+  // `latest_only`).
+  static std::pair<uint32_t, uint32_t> Bounds(const Entry& e, int64_t mint,
+                                              int64_t maxt, bool latest_only);
   // Appends e's samples in [mint, maxt] (the newest of them when
   // `latest_only`) to ts/vs.
   static size_t CopyOut(const Entry& e, int64_t mint, int64_t maxt,
@@ -125,6 +157,11 @@ class WindowCache final : public storage::ForwardingQueryable {
 
   const WindowCacheOptions options_;
   const uint32_t shard_mask_;
+  const int shard_bits_;
+  const int ref_shift_;  // base's RefSequenceShift()
+  // Off (every read goes to the store) without a budget or when the store's
+  // refs are opaque.
+  const bool enabled_;
   std::unique_ptr<Shard[]> shards_;
   mutable std::atomic<int64_t> bytes_{0};
   // Stamped on entries when read; Sweep() moves it on.

@@ -194,6 +194,57 @@ TEST_F(WindowCacheTest, BatchedReadsMatchTheStore) {
   EXPECT_LE(cache.Stats().entries, kSeries);
 }
 
+// VisitWindows lends each series' window, once per listed ref, equal to
+// what the store reads; series without samples in the window are skipped.
+TEST_F(WindowCacheTest, LentWindowsMatchTheStore) {
+  WindowCache cache(head_.get(), WindowCacheOptions{.num_shards = 8});
+  std::mt19937_64 rng(13);
+  constexpr int kSeries = 300;  // over two pages of the numbering
+  std::vector<SeriesRef> refs;
+  for (int i = 0; i < kSeries; ++i) refs.push_back(AddSeries(i));
+  int64_t now = 0;
+  int visited = 0;
+  for (int step = 0; step < 200; ++step) {
+    now += 1000;
+    for (int i = 0; i < kSeries; ++i) {
+      // Some series stop getting samples, so their windows empty out.
+      if (rng() % 3 == 0 || (i % 10 == 0 && step > 100)) continue;
+      Append(i, now, static_cast<double>(rng() % 100));
+    }
+    std::vector<SeriesRef> batch;
+    for (int i = 0; i < kSeries; ++i) {
+      if (rng() % 2 == 0) batch.push_back(refs[i]);
+      if (rng() % 30 == 0) batch.push_back(refs[i]);
+    }
+    std::shuffle(batch.begin(), batch.end(), rng);
+    const int64_t maxt = now - static_cast<int64_t>(rng() % 3000);
+    const int64_t mint = maxt - (rng() % 2 == 0 ? 30000 : 90000) + 1;
+    std::vector<int> calls(batch.size(), 0);
+    cache.VisitWindows(
+        batch, mint, maxt,
+        [&](size_t i, const int64_t* t, const double* v, size_t n) {
+          ++calls[i];
+          Read got;
+          got.t.push_back(-1);
+          got.v.push_back(-1);
+          got.t.insert(got.t.end(), t, t + n);
+          got.v.insert(got.v.end(), v, v + n);
+          ExpectSame(ReadFrom(*head_, batch[i], mint, maxt), got,
+                     absl::StrCat("step ", step, " ref ", batch[i]));
+          ++visited;
+        });
+    for (size_t j = 0; j < batch.size(); ++j) {
+      const bool has_samples =
+          ReadFrom(*head_, batch[j], mint, maxt).t.size() > 1;
+      EXPECT_EQ(calls[j], has_samples ? 1 : 0)
+          << "step " << step << " ref " << batch[j];
+    }
+  }
+  EXPECT_GT(visited, 10000);
+  EXPECT_GT(cache.Stats().hits, cache.Stats().misses);
+  EXPECT_LE(cache.Stats().entries, kSeries);
+}
+
 TEST_F(WindowCacheTest, RefListedTwiceInABatchGetsOneEntry) {
   const SeriesRef a = AddSeries(0);
   const SeriesRef b = AddSeries(1);
@@ -254,6 +305,59 @@ TEST_F(WindowCacheTest, KeepsOnlyTheWindowAndDropsUnreadEntries) {
   // A dropped entry is simply read again.
   ExpectSame(ReadFrom(*head_, cold, 3000 * 1000, 3600 * 1000),
              ReadFrom(cache, cold, 3000 * 1000, 3600 * 1000), "cold");
+}
+
+// Entries live in pages of the store's series numbering; a page whose
+// entries all went is freed with them, so churned series cost nothing.
+TEST_F(WindowCacheTest, SweepingEveryEntryFreesTheirPages) {
+  WindowCache cache(head_.get(), WindowCacheOptions{.num_shards = 4});
+  std::vector<SeriesRef> refs;
+  // More series than a page holds, so that several pages and shards fill.
+  for (int i = 0; i < 600; ++i) refs.push_back(AddSeries(i));
+  for (SeriesRef r : refs) ReadFrom(cache, r, 0, 1000);
+  const WindowCacheStats full = cache.Stats();
+  EXPECT_EQ(full.entries, 600);
+  EXPECT_EQ(full.misses, 600);
+  // Entries plus at least the 5 pages of 128 slots that 600 series span.
+  EXPECT_GT(full.bytes, 600 * 16 + 5 * 128 * 8);
+  cache.Sweep();
+  cache.Sweep();
+  cache.Sweep();
+  const WindowCacheStats empty = cache.Stats();
+  EXPECT_EQ(empty.entries, 0);
+  EXPECT_EQ(empty.bytes, 0);
+  // And the series are cached afresh when read again.
+  for (SeriesRef r : refs) {
+    ExpectSame(ReadFrom(*head_, r, 0, 1000), ReadFrom(cache, r, 0, 1000),
+               "after sweep");
+  }
+  EXPECT_EQ(cache.Stats().entries, 600);
+}
+
+// A store whose refs are opaque (no dense numbering to index by).
+class OpaqueRefs final : public storage::ForwardingQueryable {
+ public:
+  using ForwardingQueryable::ForwardingQueryable;
+  int RefSequenceShift() const override { return -1; }
+};
+
+TEST_F(WindowCacheTest, OverOpaqueRefsEveryReadGoesToTheStore) {
+  OpaqueRefs opaque(head_.get());
+  WindowCache cache(&opaque, WindowCacheOptions{});
+  const SeriesRef a = AddSeries(0);
+  for (int64_t t = 1000; t <= 30000; t += 1000) Append(0, t, t);
+  ExpectSame(ReadFrom(*head_, a, 5000, 20000), ReadFrom(cache, a, 5000, 20000),
+             "opaque");
+  std::vector<int64_t> ts;
+  std::vector<double> vs;
+  size_t off, n;
+  cache.ReadWindows(absl::MakeConstSpan(&a, 1), 5000, 20000,
+                    /*latest_only=*/true, &ts, &vs, &off, &n);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(ts[off], 20000);
+  const WindowCacheStats st = cache.Stats();
+  EXPECT_EQ(st.hits + st.misses, 0);
+  EXPECT_EQ(st.entries, 0);
 }
 
 TEST_F(WindowCacheTest, BudgetLimitsWhatIsCachedNotWhatIsRead) {

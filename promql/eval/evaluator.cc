@@ -476,6 +476,10 @@ class Evaluator {
   // calls on_batch(*out); when that returns true it has consumed the batch
   // and `out` is emptied for the next one (bounded memory), else batches
   // accumulate.
+  // The series `vs` selects (from the query's selection cache when it has
+  // one).
+  absl::StatusOr<std::shared_ptr<const Selection>> SelectionFor(
+      const parser::VectorSelector& vs, int64_t mint, int64_t maxt);
   template <typename OnBatch>
   absl::Status FetchBatches(const parser::VectorSelector& vs, int64_t mint,
                             int64_t maxt, bool latest_only, RangeVec* out,
@@ -514,20 +518,22 @@ class Evaluator {
   const int64_t query_start_, query_end_;
 };
 
+absl::StatusOr<std::shared_ptr<const Selection>> Evaluator::SelectionFor(
+    const parser::VectorSelector& vs, int64_t mint, int64_t maxt) {
+  if (opts_.select_cache != nullptr) return opts_.select_cache->Select(vs, q_);
+  ASSIGN_OR_RETURN(std::vector<storage::SeriesHandle> owned,
+                   q_.Select(vs.matchers, mint, maxt));
+  return std::make_shared<const Selection>(std::move(owned));
+}
+
 template <typename OnBatch>
 absl::Status Evaluator::FetchBatches(const parser::VectorSelector& vs,
                                      int64_t mint, int64_t maxt,
                                      bool latest_only, RangeVec* out,
                                      std::shared_ptr<const Selection>* origin,
                                      OnBatch on_batch) {
-  std::shared_ptr<const Selection> sel;
-  if (opts_.select_cache != nullptr) {
-    ASSIGN_OR_RETURN(sel, opts_.select_cache->Select(vs, q_));
-  } else {
-    ASSIGN_OR_RETURN(std::vector<storage::SeriesHandle> owned,
-                     q_.Select(vs.matchers, mint, maxt));
-    sel = std::make_shared<const Selection>(std::move(owned));
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Selection> sel,
+                   SelectionFor(vs, mint, maxt));
   *origin = sel;
   const std::vector<storage::SeriesHandle>& handles = sel->series();
   const absl::Span<const storage::SeriesRef> refs = sel->refs();
@@ -791,6 +797,29 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
   Val out;
   out.type = PT::kVector;
   std::vector<double> args(scalars.size());
+  // Adds a series with a value to the output, noting when a counter
+  // function reads what is named like a non-counter.
+  const auto finish = [&](VSeries&& vs) {
+    if (counter_check) {
+      // Series straight from a selection were checked when it was made.
+      std::string_view mname;
+      if (out.origin != nullptr && vs.src < out.origin->series().size() &&
+          vs.labels.SharesContentsWith(out.origin->series()[vs.src].labels)) {
+        if (out.origin->NamedLikeNonCounter(vs.src)) {
+          mname = vs.labels.MetricName();
+        }
+      } else if (!IsCounterName(vs.labels.MetricName())) {
+        mname = vs.labels.MetricName();
+      }
+      if (!mname.empty()) {
+        annos.Info(absl::StrCat(
+            "PromQL info: metric might not be a counter, name does not end in "
+            "_total/_sum/_count/_bucket: ",
+            storage::QuoteGo(mname)));
+      }
+    }
+    out.vec.push_back(std::move(vs));
+  };
   // Applies the function to every series of a range vector.
   const auto apply = [&](RangeVec& rv) {
     for (RSeries& r : rv.series) {
@@ -817,45 +846,71 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
         }
       }
       if (!any) continue;
-      if (counter_check) {
-        // Series straight from a selection were checked when it was made.
-        std::string_view mname;
-        if (out.origin != nullptr && vs.src < out.origin->series().size() &&
-            vs.labels.SharesContentsWith(
-                out.origin->series()[vs.src].labels)) {
-          if (out.origin->NamedLikeNonCounter(vs.src)) {
-            mname = vs.labels.MetricName();
-          }
-        } else if (!IsCounterName(vs.labels.MetricName())) {
-          mname = vs.labels.MetricName();
-        }
-        if (!mname.empty()) {
-          annos.Info(absl::StrCat(
-              "PromQL info: metric might not be a counter, name does not end in "
-              "_total/_sum/_count/_bucket: ",
-              storage::QuoteGo(mname)));
-        }
-      }
-      out.vec.push_back(std::move(vs));
+      finish(std::move(vs));
     }
   };
   const parser::Expr& arg = parser::Unwrap(*c.args[matrix_arg]);
   if (s.n == 1 && arg.kind == parser::ExprKind::kMatrixSelector) {
-    // An instant evaluation of f(selector[range]), what rules run most:
-    // read and apply a batch of series at a time, so the samples stay in
-    // the CPU caches between the read and the function and only a batch's
-    // worth is held.
+    // An instant evaluation of f(selector[range]), what rules run most: the
+    // function runs on each window where the store (or the rules' window
+    // cache) holds it, a batch of series at a time, with nothing copied.
     const auto& ms = static_cast<const parser::MatrixSelector&>(arg);
-    RangeVec rv;
-    rv.range_ms = ms.range_ms;
-    rv.eval_ts = EvalTimes(ms.selector().at, ms.selector().offset_ms, s);
-    RETURN_IF_ERROR(FetchBatches(
-        ms.selector(), rv.eval_ts[0] - ms.range_ms + 1, rv.eval_ts[0],
-        /*latest_only=*/false, &rv, &out.origin, [&](RangeVec& batch) {
-          DropStaleMarkers(&batch);
-          apply(batch);
-          return true;
-        }));
+    const int64_t end =
+        EvalTimes(ms.selector().at, ms.selector().offset_ms, s)[0];
+    const int64_t start = end - ms.range_ms;
+    ASSIGN_OR_RETURN(std::shared_ptr<const Selection> sel,
+                     SelectionFor(ms.selector(), start + 1, end));
+    out.origin = sel;
+    const std::vector<storage::SeriesHandle>& handles = sel->series();
+    const absl::Span<const storage::SeriesRef> refs = sel->refs();
+    for (size_t k = 0; k < scalars.size(); ++k) args[k] = scalars[k][0];
+    constexpr size_t kBatch = 4096;
+    // Per batch: the function's value per series (has: whether it gave
+    // one), so that output keeps the selection's order whatever order the
+    // windows come in.
+    std::vector<double> value(std::min(kBatch, refs.size()));
+    std::vector<uint8_t> has(value.size());
+    // A window with staleness markers, without them (range vectors never
+    // contain any).
+    std::vector<int64_t> clean_t;
+    std::vector<double> clean_v;
+    for (size_t first = 0; first < refs.size(); first += kBatch) {
+      const size_t len = std::min(kBatch, refs.size() - first);
+      std::fill(has.begin(), has.begin() + len, 0);
+      q_.VisitWindows(
+          refs.subspan(first, len), start + 1, end,
+          [&](size_t i, const int64_t* t, const double* v, size_t n) {
+            samples_loaded += static_cast<int64_t>(n);
+            size_t k = 0;
+            while (k < n && !storage::IsStaleNaN(v[k])) ++k;
+            if (k < n) {
+              clean_t.clear();
+              clean_v.clear();
+              for (size_t j = 0; j < n; ++j) {
+                if (storage::IsStaleNaN(v[j])) continue;
+                clean_t.push_back(t[j]);
+                clean_v.push_back(v[j]);
+              }
+              if (clean_t.empty()) return;
+              t = clean_t.data();
+              v = clean_v.data();
+              n = clean_t.size();
+            }
+            const functions::Window w{t, v, n, start, end, s.T(0)};
+            has[i] = fn(w, args.data(), &value[i]) ? 1 : 0;
+          });
+      RETURN_IF_ERROR(CheckLimits());
+      for (size_t i = 0; i < len; ++i) {
+        if (!has[i]) continue;
+        VSeries vs;
+        vs.labels = handles[first + i].labels;
+        vs.v.assign(1, value[i]);
+        vs.has.assign(1, 1);
+        vs.src = static_cast<uint32_t>(first + i);
+        vs.drop_name = !keep_name;
+        finish(std::move(vs));
+      }
+    }
     return out;
   }
   ASSIGN_OR_RETURN(Val m, Eval(*c.args[matrix_arg], s));
