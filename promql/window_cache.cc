@@ -277,51 +277,81 @@ uint32_t WindowCache::SyncWithFeed() const {
 template <typename F>
 void WindowCache::ForEachSlot(absl::Span<const storage::SeriesRef> refs,
                               F f) const {
-  ForEachByShard(refs, [&](Shard& sh, absl::Span<const uint32_t> idx) {
-    // A selector's entries are spread over more memory than the CPU caches
-    // hold, and each read needs three lines in turn: the entry's slot, its
-    // header, its samples. So the loop runs as a pipeline: slots are
-    // fetched kSlotAhead series ahead, headers kHeaderAhead ahead, samples
-    // kSamplesAhead ahead, and series j is read with all three in cache.
-    constexpr size_t kSlotAhead = 12, kHeaderAhead = 8, kSamplesAhead = 4;
-    // Slot pointers stay valid while sh.mu is held (pages go only in
-    // Sweep); null where the page did not exist yet.
-    thread_local std::vector<Entry**> slots;
-    slots.resize(idx.size());
-    const size_t count = idx.size();
-    const auto find_slot = [&](size_t j) {
-      Entry** slot = FindSlot(sh, Locate(refs[idx[j]]));
-      slots[j] = slot;
-      if (slot != nullptr) __builtin_prefetch(slot);
-    };
-    const auto fetch_header = [&](size_t j) {
-      if (slots[j] != nullptr && *slots[j] != nullptr) {
-        __builtin_prefetch(*slots[j]);
-      }
-    };
-    const auto fetch_samples = [&](size_t j) {
-      const Entry* e = slots[j] != nullptr ? *slots[j] : nullptr;
-      if (e == nullptr) return;
-      // Entries hold about one window: fetch the newest 8 lines of each
-      // array (rules read up to the newest sample).
-      const size_t k = std::min<size_t>(e->n, 64);
-      const char* t = reinterpret_cast<const char*>(e->times() + e->n - k);
-      const char* v = reinterpret_cast<const char*>(e->values() + e->n - k);
-      for (size_t b = 0; b < k * 8; b += 64) {
-        __builtin_prefetch(t + b);
-        __builtin_prefetch(v + b);
-      }
-    };
-    for (size_t j = 0; j < count && j < kSlotAhead; ++j) find_slot(j);
-    for (size_t j = 0; j < count && j < kHeaderAhead; ++j) fetch_header(j);
-    for (size_t j = 0; j < count && j < kSamplesAhead; ++j) fetch_samples(j);
-    for (size_t j = 0; j < count; ++j) {
-      if (j + kSlotAhead < count) find_slot(j + kSlotAhead);
-      if (j + kHeaderAhead < count) fetch_header(j + kHeaderAhead);
-      if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
-      f(sh, idx[j], slots[j]);
+  // A selector's entries are spread over more memory than the CPU caches
+  // hold, and each read needs three lines in turn: the entry's slot, its
+  // header, its samples. So the loop runs as a pipeline: slots are fetched
+  // kSlotAhead series ahead, headers kHeaderAhead ahead, samples
+  // kSamplesAhead ahead, and series j is read with all three in cache.
+  //
+  // The pipeline spans the whole batch, not one shard's part of it: the
+  // series of one metric across instances lie a page apart, so a batch of a
+  // few hundred of them has only a handful in each shard, too few to fill a
+  // pipeline. Hence every shard the batch touches is locked for the batch,
+  // in ascending order (the only order any reader takes more than one in),
+  // and the series are visited shard by shard.
+  constexpr size_t kSlotAhead = 16, kHeaderAhead = 10, kSamplesAhead = 5;
+  const uint32_t num_shards = shard_mask_ + 1;
+  thread_local std::vector<uint32_t> shard_of, start, order;
+  // Per position in `order`: the shard, and the slot (valid while the
+  // shard's lock is held; pages go only in Sweep), null where the page did
+  // not exist yet.
+  thread_local std::vector<Shard*> shard_at;
+  thread_local std::vector<Entry**> slots;
+  const size_t count = refs.size();
+  shard_of.resize(count);
+  start.assign(num_shards + 1, 0);
+  for (size_t i = 0; i < count; ++i) {
+    shard_of[i] = Locate(refs[i]).shard;
+    ++start[shard_of[i] + 1];
+  }
+  for (uint32_t k = 0; k < num_shards; ++k) start[k + 1] += start[k];
+  order.resize(count);
+  shard_at.resize(count);
+  slots.resize(count);
+  for (size_t i = 0; i < count; ++i) {
+    const uint32_t pos = start[shard_of[i]]++;
+    order[pos] = static_cast<uint32_t>(i);
+    shard_at[pos] = &shards_[shard_of[i]];
+  }
+  // Ascending shard order, since `order` is sorted by shard.
+  for (size_t j = 0; j < count; ++j) {
+    if (j == 0 || shard_at[j] != shard_at[j - 1]) shard_at[j]->mu.Lock();
+  }
+  const auto find_slot = [&](size_t j) {
+    Entry** slot = FindSlot(*shard_at[j], Locate(refs[order[j]]));
+    slots[j] = slot;
+    if (slot != nullptr) __builtin_prefetch(slot);
+  };
+  const auto fetch_header = [&](size_t j) {
+    if (slots[j] != nullptr && *slots[j] != nullptr) {
+      __builtin_prefetch(*slots[j]);
     }
-  });
+  };
+  const auto fetch_samples = [&](size_t j) {
+    const Entry* e = slots[j] != nullptr ? *slots[j] : nullptr;
+    if (e == nullptr) return;
+    // Entries hold about one window: fetch the newest 8 lines of each
+    // array (rules read up to the newest sample).
+    const size_t k = std::min<size_t>(e->n, 64);
+    const char* t = reinterpret_cast<const char*>(e->times() + e->n - k);
+    const char* v = reinterpret_cast<const char*>(e->values() + e->n - k);
+    for (size_t b = 0; b < k * 8; b += 64) {
+      __builtin_prefetch(t + b);
+      __builtin_prefetch(v + b);
+    }
+  };
+  for (size_t j = 0; j < count && j < kSlotAhead; ++j) find_slot(j);
+  for (size_t j = 0; j < count && j < kHeaderAhead; ++j) fetch_header(j);
+  for (size_t j = 0; j < count && j < kSamplesAhead; ++j) fetch_samples(j);
+  for (size_t j = 0; j < count; ++j) {
+    if (j + kSlotAhead < count) find_slot(j + kSlotAhead);
+    if (j + kHeaderAhead < count) fetch_header(j + kHeaderAhead);
+    if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
+    f(*shard_at[j], order[j], slots[j]);
+  }
+  for (size_t j = count; j-- > 0;) {
+    if (j == 0 || shard_at[j] != shard_at[j - 1]) shard_at[j]->mu.Unlock();
+  }
 }
 
 void WindowCache::ReadWindows(absl::Span<const storage::SeriesRef> refs,

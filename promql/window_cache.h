@@ -128,7 +128,8 @@ class WindowCache final : public storage::ForwardingQueryable {
   // shard's lock held, shard by shard.
   template <typename F>
   void ForEachByShard(absl::Span<const storage::SeriesRef> refs, F f) const;
-  // Calls f(shard, i, slot) for every refs[i] with its shard's lock held,
+  // Calls f(shard, i, slot) for every refs[i], shard by shard, with every
+  // shard the batch touches locked (ascending) for the whole batch,
   // prefetching slots, entries and samples ahead; slot is FindSlot's or
   // null.
   template <typename F>
