@@ -290,32 +290,23 @@ void WindowCache::ForEachSlot(absl::Span<const storage::SeriesRef> refs,
   // in ascending order (the only order any reader takes more than one in),
   // and the series are visited shard by shard.
   constexpr size_t kSlotAhead = 16, kHeaderAhead = 10, kSamplesAhead = 5;
-  const uint32_t num_shards = shard_mask_ + 1;
-  thread_local std::vector<uint32_t> shard_of, start, order;
+  thread_local std::vector<uint32_t> order, run_end;
   // Per position in `order`: the shard, and the slot (valid while the
   // shard's lock is held; pages go only in Sweep), null where the page did
   // not exist yet.
   thread_local std::vector<Shard*> shard_at;
   thread_local std::vector<Entry**> slots;
   const size_t count = refs.size();
-  shard_of.resize(count);
-  start.assign(num_shards + 1, 0);
-  for (size_t i = 0; i < count; ++i) {
-    shard_of[i] = Locate(refs[i]).shard;
-    ++start[shard_of[i] + 1];
-  }
-  for (uint32_t k = 0; k < num_shards; ++k) start[k + 1] += start[k];
-  order.resize(count);
+  OrderByShard(refs, &order, &run_end);
   shard_at.resize(count);
   slots.resize(count);
-  for (size_t i = 0; i < count; ++i) {
-    const uint32_t pos = start[shard_of[i]]++;
-    order[pos] = static_cast<uint32_t>(i);
-    shard_at[pos] = &shards_[shard_of[i]];
-  }
-  // Ascending shard order, since `order` is sorted by shard.
-  for (size_t j = 0; j < count; ++j) {
-    if (j == 0 || shard_at[j] != shard_at[j - 1]) shard_at[j]->mu.Lock();
+  uint32_t begin = 0;
+  for (uint32_t k = 0; k < run_end.size(); ++k) {
+    const uint32_t end = run_end[k];
+    if (begin == end) continue;
+    shards_[k].mu.Lock();  // ascending k
+    std::fill(shard_at.begin() + begin, shard_at.begin() + end, &shards_[k]);
+    begin = end;
   }
   const auto find_slot = [&](size_t j) {
     Entry** slot = FindSlot(*shard_at[j], Locate(refs[order[j]]));
@@ -349,8 +340,10 @@ void WindowCache::ForEachSlot(absl::Span<const storage::SeriesRef> refs,
     if (j + kSamplesAhead < count) fetch_samples(j + kSamplesAhead);
     f(*shard_at[j], order[j], slots[j]);
   }
-  for (size_t j = count; j-- > 0;) {
-    if (j == 0 || shard_at[j] != shard_at[j - 1]) shard_at[j]->mu.Unlock();
+  begin = 0;
+  for (uint32_t k = 0; k < run_end.size(); ++k) {
+    if (begin != run_end[k]) shards_[k].mu.Unlock();
+    begin = run_end[k];
   }
 }
 
@@ -404,29 +397,40 @@ void WindowCache::VisitWindows(absl::Span<const storage::SeriesRef> refs,
   });
 }
 
+void WindowCache::OrderByShard(absl::Span<const storage::SeriesRef> refs,
+                               std::vector<uint32_t>* order,
+                               std::vector<uint32_t>* run_end) const {
+  // A counting sort: two passes over refs, no comparisons.
+  const uint32_t num_shards = shard_mask_ + 1;
+  thread_local std::vector<uint32_t> shard_of;
+  shard_of.resize(refs.size());
+  run_end->assign(num_shards + 1, 0);
+  for (size_t i = 0; i < refs.size(); ++i) {
+    shard_of[i] = Locate(refs[i]).shard;
+    ++(*run_end)[shard_of[i] + 1];
+  }
+  for (uint32_t k = 0; k < num_shards; ++k) {
+    (*run_end)[k + 1] += (*run_end)[k];
+  }
+  order->resize(refs.size());
+  // (*run_end)[k] starts as the beginning of shard k's run and is advanced
+  // past each of its series, ending as the run's end.
+  for (size_t i = 0; i < refs.size(); ++i) {
+    (*order)[(*run_end)[shard_of[i]]++] = static_cast<uint32_t>(i);
+  }
+  run_end->pop_back();
+}
+
 template <typename F>
 void WindowCache::ForEachByShard(absl::Span<const storage::SeriesRef> refs,
                                  F f) const {
   // Shard by shard, so that each shard's lock is taken once per batch
   // rather than once per series.
-  const uint32_t num_shards = shard_mask_ + 1;
-  thread_local std::vector<uint32_t> shard_of, start, order;
-  shard_of.resize(refs.size());
-  start.assign(num_shards + 1, 0);
-  for (size_t i = 0; i < refs.size(); ++i) {
-    shard_of[i] = Locate(refs[i]).shard;
-    ++start[shard_of[i] + 1];
-  }
-  for (uint32_t k = 0; k < num_shards; ++k) start[k + 1] += start[k];
-  order.resize(refs.size());
-  for (size_t i = 0; i < refs.size(); ++i) {
-    order[start[shard_of[i]]++] = static_cast<uint32_t>(i);
-  }
-  // start[k] is now the end of shard k's run; its beginning is the end of
-  // shard k-1's.
+  thread_local std::vector<uint32_t> order, run_end;
+  OrderByShard(refs, &order, &run_end);
   uint32_t begin = 0;
-  for (uint32_t k = 0; k < num_shards; ++k) {
-    const uint32_t end = start[k];
+  for (uint32_t k = 0; k < run_end.size(); ++k) {
+    const uint32_t end = run_end[k];
     if (begin == end) continue;
     Shard& sh = shards_[k];
     absl::MutexLock lock(&sh.mu);

@@ -124,6 +124,11 @@ class WindowCache final : public storage::ForwardingQueryable {
   // it; returns the feed epoch a read may then trust entries of. Every read
   // calls it first, so a sample the store had when the read began is seen.
   uint32_t SyncWithFeed() const;
+  // Sorts the indices of refs by shard: shard k's are
+  // order[run_end[k-1] (0 for k = 0), run_end[k]), in refs' order.
+  void OrderByShard(absl::Span<const storage::SeriesRef> refs,
+                    std::vector<uint32_t>* order,
+                    std::vector<uint32_t>* run_end) const;
   // Calls f(shard, indices into refs of that shard's series) with the
   // shard's lock held, shard by shard.
   template <typename F>

@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -243,6 +244,60 @@ TEST_F(WindowCacheTest, LentWindowsMatchTheStore) {
   EXPECT_GT(visited, 10000);
   EXPECT_GT(cache.Stats().hits, cache.Stats().misses);
   EXPECT_LE(cache.Stats().entries, kSeries);
+}
+
+// A batch locks every shard it touches at once: readers with batches over
+// many shards, in different orders, and a sweeper running meanwhile must
+// neither deadlock nor see anything but the store's windows.
+TEST_F(WindowCacheTest, ConcurrentBatchesOverManyShardsMatchTheStore) {
+  WindowCache cache(head_.get(), WindowCacheOptions{.num_shards = 8});
+  constexpr int kSeries = 2000;  // 16 pages of the numbering, every shard
+  std::vector<SeriesRef> refs;
+  for (int i = 0; i < kSeries; ++i) refs.push_back(AddSeries(i));
+  for (int64_t t = 1000; t <= 60000; t += 1000) {
+    for (int i = 0; i < kSeries; ++i) {
+      if ((i + t / 1000) % 7 != 0) Append(i, t, static_cast<double>(i + t));
+    }
+  }
+  const int64_t mint = 30001, maxt = 60000;
+  std::vector<Read> want;
+  for (SeriesRef ref : refs) want.push_back(ReadFrom(*head_, ref, mint, maxt));
+
+  std::vector<int> mismatches(2, 0), visits(2, 0);
+  auto reader = [&](int id) {
+    std::mt19937_64 rng(id + 1);
+    for (int round = 0; round < 40; ++round) {
+      std::vector<uint32_t> pick;
+      for (int i = 0; i < kSeries; ++i) {
+        if (rng() % 3 == 0) pick.push_back(i);
+      }
+      std::shuffle(pick.begin(), pick.end(), rng);
+      std::vector<SeriesRef> batch;
+      for (uint32_t i : pick) batch.push_back(refs[i]);
+      cache.VisitWindows(
+          batch, mint, maxt,
+          [&](size_t k, const int64_t* t, const double* v, size_t n) {
+            const Read& w = want[pick[k]];
+            const bool same =
+                n + 1 == w.t.size() && std::equal(t, t + n, w.t.begin() + 1) &&
+                std::equal(v, v + n, w.v.begin() + 1);
+            if (!same) ++mismatches[id];
+            ++visits[id];
+          });
+    }
+  };
+  std::thread a(reader, 0), b(reader, 1);
+  std::thread sweeper([&] {
+    for (int i = 0; i < 200; ++i) cache.Sweep();
+  });
+  a.join();
+  b.join();
+  sweeper.join();
+  EXPECT_EQ(mismatches[0], 0);
+  EXPECT_EQ(mismatches[1], 0);
+  // About a third of 2,000 series in each of 40 rounds.
+  EXPECT_GT(visits[0], 20000);
+  EXPECT_GT(visits[1], 20000);
 }
 
 TEST_F(WindowCacheTest, RefListedTwiceInABatchGetsOneEntry) {
