@@ -204,13 +204,28 @@ absl::StatusOr<std::vector<EvalSample>> AlertingRule::Eval(
       hashes[k] = built[k].Hash();
     }
   } else {
+    absl::MutexLock memo_lock(&memo_mu_);
+    const uint64_t gen = ++memo_generation_;
     for (size_t k = 0; k < count; ++k) {
-      storage::LabelSetHasher h;
-      MergeOverrides((*res)[k].labels, static_override_values_,
-                     [&](std::string_view name, std::string_view value) {
-                       h.Add(name, value);
-                     });
-      hashes[k] = h.Finish();
+      const storage::Labels& l = (*res)[k].labels;
+      auto [it, inserted] = hash_memo_.try_emplace(l.ContentsId());
+      AlertHashMemo& m = it->second;
+      if (inserted) {
+        storage::LabelSetHasher h;
+        MergeOverrides(l, static_override_values_,
+                       [&](std::string_view name, std::string_view value) {
+                         h.Add(name, value);
+                       });
+        m.pinned = l;
+        m.hash = h.Finish();
+      }
+      m.generation = gen;
+      hashes[k] = m.hash;
+    }
+    if (hash_memo_.size() > 2 * count + 64) {
+      absl::erase_if(hash_memo_, [gen](const auto& kv) {
+        return kv.second.generation != gen;
+      });
     }
   }
   for (size_t k = 0; k < count; ++k) {

@@ -161,6 +161,21 @@ class AlertingRule final : public Rule {
   // The override values when no label template has actions.
   std::vector<std::string> static_override_values_;
 
+  // The alert-identity hash of a sample's label set (rule labels and
+  // alertname applied), by the set's shared contents: a rule re-executed
+  // every interval gets the same label sets back from its prepared query,
+  // so each is merged and hashed once, not at every evaluation. Entries not
+  // used by the latest evaluation are dropped once they outnumber it.
+  struct AlertHashMemo {
+    storage::Labels pinned;  // keeps ContentsId from being reused
+    uint64_t hash = 0;
+    uint64_t generation = 0;
+  };
+  absl::Mutex memo_mu_;
+  absl::flat_hash_map<const void*, AlertHashMemo> hash_memo_
+      ABSL_GUARDED_BY(memo_mu_);
+  uint64_t memo_generation_ ABSL_GUARDED_BY(memo_mu_) = 0;
+
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Entry> active_ ABSL_GUARDED_BY(mu_);
   std::vector<AlertStateChange> changes_ ABSL_GUARDED_BY(mu_);

@@ -94,13 +94,13 @@ absl::Time Group::Now() const {
 }
 
 absl::Status Group::Append(const std::vector<EvalSample>& samples,
-                           const SeriesSet& previous, SeriesSet* returned) {
+                           uint64_t eval, SeriesSet* written) {
   if (samples.empty()) {
     return absl::OkStatus();
   }
   if (options_.appendable == nullptr) {
     for (const EvalSample& s : samples) {
-      returned->emplace(s.labels, 0);
+      (*written)[SeriesKey{s.labels, s.labels.Hash()}] = Written{0, eval};
     }
     return absl::OkStatus();
   }
@@ -109,13 +109,21 @@ absl::Status Group::Append(const std::vector<EvalSample>& samples,
   std::vector<storage::SeriesSamples> batch;
   batch.reserve(samples.size());
   std::vector<storage::SeriesRef> refs(samples.size(), 0);
+  std::vector<uint64_t> hashes(samples.size());
+  // Where each sample's series sits in `written` (null: not there yet).
+  // Stable until the inserts at the end.
+  std::vector<Written*> slots(samples.size(), nullptr);
   for (const EvalSample& s : samples) {
     values.push_back({s.t, s.value});
   }
   for (size_t i = 0; i < samples.size(); ++i) {
     batch.push_back({&samples[i].labels, absl::MakeConstSpan(&values[i], 1)});
-    auto it = previous.find(samples[i].labels);
-    if (it != previous.end()) refs[i] = it->second;
+    hashes[i] = samples[i].labels.Hash();
+    auto it = written->find(SeriesKey{samples[i].labels, hashes[i]});
+    if (it != written->end()) {
+      slots[i] = &it->second;
+      refs[i] = it->second.ref;
+    }
   }
   std::vector<size_t> stale;
   absl::StatusOr<storage::AppendStats> stats =
@@ -147,7 +155,13 @@ absl::Status Group::Append(const std::vector<EvalSample>& samples,
     return stats.status();
   }
   for (size_t i = 0; i < samples.size(); ++i) {
-    returned->insert_or_assign(samples[i].labels, refs[i]);
+    if (slots[i] != nullptr) *slots[i] = Written{refs[i], eval};
+  }
+  for (size_t i = 0; i < samples.size(); ++i) {
+    if (slots[i] == nullptr) {
+      (*written)[SeriesKey{samples[i].labels, hashes[i]}] =
+          Written{refs[i], eval};
+    }
   }
   if (stats->rejected() > 0) {
     return absl::InvalidArgumentError(
@@ -202,19 +216,20 @@ void Group::Eval(int64_t ts_ms) {
         }
       }
     }
-    SeriesSet returned;
-    returned.reserve(series_in_previous_eval_[i].size());
-    absl::Status append_status =
-        Append(*out, series_in_previous_eval_[i], &returned);
+    const uint64_t eval = ++evals_;
+    SeriesSet& written = series_in_previous_eval_[i];
+    absl::Status append_status = Append(*out, eval, &written);
     // Series written last time but not now get a staleness marker.
     std::vector<storage::Labels> gone;
-    for (const auto& [l, ref] : series_in_previous_eval_[i]) {
-      if (!returned.contains(l)) {
-        gone.push_back(l);
+    for (auto it = written.begin(); it != written.end();) {
+      if (it->second.eval != eval) {
+        gone.push_back(it->first.labels);
+        written.erase(it++);
+      } else {
+        ++it;
       }
     }
     AppendStale(gone, ts_ms - offset_ms);
-    series_in_previous_eval_[i] = std::move(returned);
     if (!append_status.ok()) ++failures;
     rule.RecordEval(append_status, start, Now() - start);
   }
@@ -258,6 +273,8 @@ void Group::CopyStateFrom(Group& old) {
     }
     const size_t fi = it->second[used[key]++];
     series_in_previous_eval_[i] = old.series_in_previous_eval_[fi];
+    // The copied marks must stay older than this group's next evaluation.
+    evals_ = std::max(evals_, old.evals_);
     if (rules_[i]->is_alerting() && old.rules_[fi]->is_alerting()) {
       static_cast<AlertingRule&>(*rules_[i])
           .CopyStateFrom(static_cast<const AlertingRule&>(*old.rules_[fi]));
@@ -272,8 +289,8 @@ void Group::CopyStateFrom(Group& old) {
     size_t pos = std::find(it->second.begin(), it->second.end(), fi) -
                  it->second.begin();
     if (pos >= matched) {
-      for (const auto& [l, ref] : old.series_in_previous_eval_[fi]) {
-        stale_series_.push_back(l);
+      for (const auto& [key, ref] : old.series_in_previous_eval_[fi]) {
+        stale_series_.push_back(key.labels);
       }
     }
   }
@@ -299,7 +316,7 @@ void Group::MarkAllStale(int64_t ts_ms) {
   absl::MutexLock eval_lock(&eval_mu_);
   std::vector<storage::Labels> all = stale_series_;
   for (const SeriesSet& s : series_in_previous_eval_) {
-    for (const auto& [l, ref] : s) all.push_back(l);
+    for (const auto& [key, ref] : s) all.push_back(key.labels);
   }
   AppendStale(all, ts_ms - absl::ToInt64Milliseconds(query_offset_));
   for (SeriesSet& s : series_in_previous_eval_) {

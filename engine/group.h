@@ -113,20 +113,35 @@ class Group {
   bool SameDefinition(const GroupSpec& other) const;
 
  private:
-  struct LabelsHash {
-    size_t operator()(const storage::Labels& l) const { return l.Hash(); }
+  // A written series' labels with their hash, taken once per sample: the
+  // set's probes and the staleness pass then never go back to the labels'
+  // contents, only compare their identity (equal sets almost always share
+  // it).
+  struct SeriesKey {
+    storage::Labels labels;
+    uint64_t hash = 0;
+    friend bool operator==(const SeriesKey& a, const SeriesKey& b) {
+      return a.hash == b.hash && a.labels == b.labels;
+    }
   };
-  // The series a rule wrote, with the store's ref for each (0: unknown), so
-  // that the next evaluation appends to them by ref rather than finding
-  // each by its labels again.
-  using SeriesSet =
-      absl::flat_hash_map<storage::Labels, storage::SeriesRef, LabelsHash>;
+  struct SeriesKeyHash {
+    size_t operator()(const SeriesKey& k) const { return k.hash; }
+  };
+  struct Written {
+    storage::SeriesRef ref = 0;  // the store's ref (0: unknown)
+    uint64_t eval = 0;           // the evaluation that last wrote it
+  };
+  // The series a rule wrote, with the store's ref for each, so that the
+  // next evaluation appends to them by ref rather than finding each by its
+  // labels again. Updated in place: the series a rule writes every time
+  // are neither copied nor re-inserted.
+  using SeriesSet = absl::flat_hash_map<SeriesKey, Written, SeriesKeyHash>;
 
-  // Appends `samples`, by ref where `previous` knows the series; returns the
-  // series accepted into `returned` and the first rejection as an error (OK
-  // when none).
-  absl::Status Append(const std::vector<EvalSample>& samples,
-                      const SeriesSet& previous, SeriesSet* returned);
+  // Appends `samples`, by ref where `written` knows the series, and marks
+  // the series accepted with `eval` in `written` (adding new ones); returns
+  // the first rejection as an error (OK when none).
+  absl::Status Append(const std::vector<EvalSample>& samples, uint64_t eval,
+                      SeriesSet* written);
   void AppendStale(const std::vector<storage::Labels>& series, int64_t t);
   absl::Time Now() const;
 
@@ -138,6 +153,7 @@ class Group {
 
   absl::Mutex eval_mu_;  // serialises Eval with state hand-over
   std::vector<SeriesSet> series_in_previous_eval_ ABSL_GUARDED_BY(eval_mu_);
+  uint64_t evals_ ABSL_GUARDED_BY(eval_mu_) = 0;
   std::vector<storage::Labels> stale_series_ ABSL_GUARDED_BY(eval_mu_);
 
   mutable absl::Mutex status_mu_;

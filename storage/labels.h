@@ -73,6 +73,10 @@ class Labels {
   bool SharesContentsWith(const Labels& other) const {
     return rep_ == other.rep_;
   }
+  // Identifies the shared contents (null for the empty set): a key for
+  // memos of what is derived from a label set, valid while a copy of it is
+  // kept alive alongside.
+  const void* ContentsId() const { return rep_.get(); }
 
   // Lexicographic order over (name, value) pairs, as Prometheus sorts series.
   friend bool operator<(const Labels& a, const Labels& b);

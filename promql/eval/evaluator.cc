@@ -91,6 +91,27 @@ std::shared_ptr<const Selection::Grouping> Selection::GroupingFor(
 }
 
 namespace {
+storage::Labels DropName(const storage::Labels& l);
+}  // namespace
+
+std::shared_ptr<const std::vector<storage::Labels>> Selection::Nameless()
+    const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (nameless_ != nullptr) return nameless_;
+  }
+  // Built outside the lock, as GroupingFor: a racing copy is dropped.
+  auto out = std::make_shared<std::vector<storage::Labels>>();
+  out->reserve(series_.size());
+  for (const storage::SeriesHandle& h : series_) {
+    out->push_back(DropName(h.labels));
+  }
+  absl::MutexLock lock(&mu_);
+  if (nameless_ == nullptr) nameless_ = std::move(out);
+  return nameless_;
+}
+
+namespace {
 
 using parser::BinaryOp;
 using PT = parser::ValueType;
@@ -2148,8 +2169,16 @@ absl::StatusOr<Result> Evaluate(const parser::Expr& expr,
       res.value = String{start_ms, v.str};
       break;
     case PT::kVector: {
+      std::shared_ptr<const std::vector<Labels>> nameless;
       for (VSeries& vs : v.vec) {
-        if (vs.drop_name) vs.labels = DropName(vs.labels);
+        if (!vs.drop_name) continue;
+        if (v.origin != nullptr && vs.src < v.origin->series().size() &&
+            vs.labels.SharesContentsWith(v.origin->series()[vs.src].labels)) {
+          if (nameless == nullptr) nameless = v.origin->Nameless();
+          vs.labels = (*nameless)[vs.src];
+        } else {
+          vs.labels = DropName(vs.labels);
+        }
       }
       if (instant) {
         Vector out;

@@ -52,6 +52,13 @@ class Selection {
   std::shared_ptr<const Grouping> GroupingFor(
       const std::vector<std::string>& names, bool without) const;
 
+  // Series i's labels without __name__, __type__ and __unit__ (what the
+  // delayed name removal leaves), built on first use for all series. A rule
+  // re-executed every interval then hands out the same label sets each
+  // time, with their hashes already computed, instead of rebuilding and
+  // rehashing a copy per series per evaluation.
+  std::shared_ptr<const std::vector<storage::Labels>> Nameless() const;
+
  private:
   const std::vector<storage::SeriesHandle> series_;
   const std::vector<storage::SeriesRef> refs_;
@@ -59,6 +66,8 @@ class Selection {
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, std::shared_ptr<const Grouping>>
       groupings_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_ptr<const std::vector<storage::Labels>> nameless_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Remembers the series a selector resolved to, so that a query evaluated

@@ -1,4 +1,5 @@
 // The vigil binary: the server (default) or a promtool-style sub-command.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -115,5 +116,15 @@ int main(int argc, char** argv) {
   // ~3% of a rule cycle in perf). The checks belong in tests, not in the
   // server's hot paths.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // glibc's defaults hand freed memory back to the kernel as soon as the
+  // top of a heap is 128 KB free and serve blocks over a dynamic threshold
+  // with fresh mmaps, so a query or rule evaluation that builds and frees a
+  // few MB of series every time pays for page faults and zeroing on every
+  // run (8% of a 1,300-series query's CPU in perf). Keeping up to 64 MB of
+  // freed heap costs little next to the store and makes those runs reuse
+  // warm memory.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  mallopt(M_TOP_PAD, 4 << 20);
   return vigil::rpc::server::Main(argc, argv);
 }
