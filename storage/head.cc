@@ -235,8 +235,23 @@ Head::Series* Head::CreateLocked(Shard& shard, uint64_t hash,
     it->second = raw;
   }
   shard.by_ref.emplace(raw->ref, std::move(s));
+  // Past the directory's capacity (2^36 series ever created) lookups fall
+  // back to by_ref.
+  by_seq_.Set(raw->ref >> shard_bits_, raw);
   num_series_.fetch_add(1, std::memory_order_relaxed);
   return raw;
+}
+
+Head::Series* Head::FindByRefLocked(const Shard& shard,
+                                    SeriesRef ref) const {
+  const uint64_t seq = ref >> shard_bits_;
+  if (seq < RefDirectory<Series>::kCapacity) {
+    Series* s = by_seq_.Get(seq);
+    // A ref with another shard's bits names no series.
+    return s != nullptr && s->ref == ref ? s : nullptr;
+  }
+  auto it = shard.by_ref.find(ref);
+  return it == shard.by_ref.end() ? nullptr : it->second.get();
 }
 
 Labels Head::LabelsOf(const Series& s) const {
@@ -392,13 +407,12 @@ absl::StatusOr<AppendStats> Head::AppendImpl(
       const SeriesSamples& entry = batch[i];
       Series* s = nullptr;
       if (with_refs && refs[i] != 0) {
-        auto it = sh.by_ref.find(refs[i]);
-        if (it == sh.by_ref.end()) {
+        s = FindByRefLocked(sh, refs[i]);
+        if (s == nullptr) {
           refs[i] = 0;
           if (stale != nullptr) stale->push_back(i);
           continue;
         }
-        s = it->second.get();
       } else {
         if (entry.samples.empty()) continue;
         s = FindLocked(sh, hashes[i], *entry.labels);
@@ -653,10 +667,10 @@ size_t Head::ReadSamples(SeriesRef ref, int64_t mint, int64_t maxt,
   if (mint > maxt) return 0;
   Shard& sh = ShardOfRef(ref);
   absl::ReaderMutexLock lock(&sh.mu);
-  auto it = sh.by_ref.find(ref);
-  if (it == sh.by_ref.end()) return 0;
+  const Series* s = FindByRefLocked(sh, ref);
+  if (s == nullptr) return 0;
   const size_t before = ts->size();
-  DecodeSeries(*it->second, mint, maxt, ts, vs);
+  DecodeSeries(*s, mint, maxt, ts, vs);
   return ts->size() - before;
 }
 
@@ -729,9 +743,8 @@ void Head::ReadWindows(absl::Span<const SeriesRef> refs, int64_t mint,
     absl::ReaderMutexLock lock(&sh.mu);
     found.assign(count, nullptr);
     for (size_t j = 0; j < count; ++j) {
-      if (j + kAhead < count) sh.by_ref.prefetch(refs[first[j + kAhead]]);
-      auto it = sh.by_ref.find(refs[first[j]]);
-      if (it != sh.by_ref.end()) found[j] = it->second.get();
+      if (j + kAhead < count) PrefetchRef(refs[first[j + kAhead]]);
+      found[j] = FindByRefLocked(sh, refs[first[j]]);
     }
     for (size_t j = 0; j < count; ++j) {
       if (j + kAhead < count && found[j + kAhead] != nullptr) {
@@ -760,12 +773,12 @@ size_t Head::ReadNewSamples(SeriesRef ref, int64_t after, TailCursor* cursor,
       std::max(after + 1, truncated_before_.load(std::memory_order_acquire));
   Shard& sh = ShardOfRef(ref);
   absl::ReaderMutexLock lock(&sh.mu);
-  auto it = sh.by_ref.find(ref);
-  if (it == sh.by_ref.end()) {
+  const Series* found = FindByRefLocked(sh, ref);
+  if (found == nullptr) {
     cursor->valid = false;
     return 0;
   }
-  const Series& s = *it->second;
+  const Series& s = *found;
   const size_t before = ts->size();
   // Out-of-order samples may land before the cursor: no shortcut then.
   const bool in_order = options_.out_of_order_window_ms == 0 && !s.ooo;
@@ -926,10 +939,10 @@ void Head::ForEachSeries(absl::Span<const SeriesRef> refs, int64_t mint,
     absl::ReaderMutexLock lock(&sh.mu);
     found.clear();
     for (size_t i = 0; i < list.size(); ++i) {
-      if (i + kAhead < list.size()) sh.by_ref.prefetch(list[i + kAhead]);
-      auto it = sh.by_ref.find(list[i]);
-      if (it == sh.by_ref.end()) continue;  // dropped meanwhile
-      found.push_back(it->second.get());
+      if (i + kAhead < list.size()) PrefetchRef(list[i + kAhead]);
+      Series* s = FindByRefLocked(sh, list[i]);
+      if (s == nullptr) continue;  // dropped meanwhile
+      found.push_back(s);
     }
     for (size_t i = 0; i < found.size(); ++i) {
       if (i + kAhead < found.size()) {
@@ -1188,6 +1201,7 @@ void Head::Truncate(int64_t min_time_ms) {
             }
           }
         }
+        by_seq_.Clear(s.ref >> shard_bits_);
         sh.by_ref.erase(it++);
         continue;
       }
@@ -1202,6 +1216,18 @@ void Head::Truncate(int64_t min_time_ms) {
                          std::memory_order_relaxed);
   }
   if (dropped.empty()) return;
+  {
+    // Leaves of the ref directory left empty: freed with every shard
+    // locked, since a reader may look up a dropped ref under its lock.
+    uint64_t next_seq;
+    {
+      absl::MutexLock lock(&index_->mu);
+      next_seq = index_->next_seq;
+    }
+    for (uint32_t k = 0; k <= shard_mask_; ++k) shards_[k].mu.Lock();
+    by_seq_.FreeEmptyLeaves(next_seq);
+    for (uint32_t k = shard_mask_ + 1; k > 0; --k) shards_[k - 1].mu.Unlock();
+  }
   std::sort(dropped.begin(), dropped.end());
   {
     absl::MutexLock lock(&index_->mu);
@@ -1288,6 +1314,10 @@ HeadStats Head::Stats() const {
   int64_t mem = sizeof(*this) +
                 static_cast<int64_t>((shard_mask_ + 1) * sizeof(Shard));
   int64_t series_label_bytes = 0;
+  // Leaves are only freed with every shard locked, so counting them
+  // unlocked sees each either there or not.
+  mem += static_cast<int64_t>(by_seq_.NumLeaves() *
+                              RefDirectory<Series>::kLeafBytes);
   for (uint32_t k = 0; k <= shard_mask_; ++k) {
     const Shard& sh = shards_[k];
     absl::ReaderMutexLock lock(&sh.mu);

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "storage/base/clock.h"
+#include "storage/ref_directory.h"
 #include "storage/storage.h"
 #include "storage/symbol_table.h"
 
@@ -175,6 +176,12 @@ class Head final : public Appendable, public Queryable {
   // Finds the series with these labels in `shard`, or null.
   Series* FindLocked(Shard& shard, uint64_t hash, const Labels& labels) const;
   Series* CreateLocked(Shard& shard, uint64_t hash, const Labels& labels);
+  // The series `ref` names, or null. REQUIRES: the lock of `shard`, ref's
+  // shard, held.
+  Series* FindByRefLocked(const Shard& shard, SeriesRef ref) const;
+  void PrefetchRef(SeriesRef ref) const {
+    by_seq_.Prefetch(ref >> shard_bits_);
+  }
   Labels LabelsOf(const Series& s) const;
   std::string SeriesString(const Series& s) const;
 
@@ -214,6 +221,11 @@ class Head final : public Appendable, public Queryable {
   const uint32_t shard_mask_;
   const int shard_bits_;
   std::unique_ptr<Shard[]> shards_;
+  // Every series by its sequence number (ref >> shard_bits_): what finding
+  // a series by ref indexes instead of probing its shard's by_ref map
+  // (which owns the series and is what is iterated). An entry is set and
+  // cleared under its series' shard lock.
+  RefDirectory<Series> by_seq_;
   mutable SymbolTable symbols_;
   // Held shared by readers that use symbol ids after letting go of the
   // shard and index locks (Select, LabelNames, LabelValues), and exclusively
