@@ -96,6 +96,45 @@ TEST(AlertingRule, PendingFiresAtExactlyFor) {
   EXPECT_EQ(f.rule->State(), AlertState::kFiring);
 }
 
+// A prepared query hands the same label sets back every evaluation, and
+// the rule keeps their alert identities by those sets' contents; the
+// identities must not change when the sets are rebuilt (same labels, new
+// contents) or when the memo of them is pruned after the output shrinks.
+TEST(AlertingRule, AlertIdentityDoesNotDependOnWhichCopyOfTheLabels) {
+  Fixture f(Spec(absl::Minutes(10)));
+  f.Set({});
+  for (int i = 0; i < 200; ++i) {
+    f.result.push_back({L({{"__name__", "up"},
+                           {"instance", absl::StrCat("i", i)},
+                           {"job", "api"}}),
+                        0, 0});
+  }
+  const std::vector<EvalSample> all = f.result;
+  ASSERT_THAT(f.rule->Eval(0, 0, 0), IsOk());
+  // The first ten, same label-set objects: the memo drops the rest.
+  f.result.assign(all.begin(), all.begin() + 10);
+  ASSERT_THAT(f.rule->Eval(kMin, 0, 0), IsOk());
+  ASSERT_THAT(f.rule->Eval(2 * kMin, 0, 0), IsOk());
+  ASSERT_THAT(f.rule->ActiveAlerts(), SizeIs(10));
+  // All 200 again as fresh copies: the first ten keep their alerts.
+  f.result.clear();
+  for (const EvalSample& s : all) {
+    std::vector<storage::Label> copy(s.labels.begin(), s.labels.end());
+    f.result.push_back({L(copy), 0, 0});
+    ASSERT_FALSE(f.result.back().labels.SharesContentsWith(s.labels));
+  }
+  ASSERT_THAT(f.rule->Eval(3 * kMin, 0, 0), IsOk());
+  std::vector<Alert> active = f.rule->ActiveAlerts();
+  ASSERT_THAT(active, SizeIs(200));
+  int kept = 0;
+  for (const Alert& a : active) {
+    const bool early = a.active_at == absl::FromUnixMillis(0);
+    kept += early;
+    if (!early) EXPECT_EQ(a.active_at, absl::FromUnixMillis(3 * kMin));
+  }
+  EXPECT_EQ(kept, 10);
+}
+
 TEST(AlertingRule, ForZeroFiresOnFirstEvaluation) {
   Fixture f(Spec(absl::ZeroDuration()));
   f.Set({{"a", 0}});

@@ -297,6 +297,25 @@ TEST(Group, VanishedSeriesGetStaleMarkers) {
   EXPECT_EQ(w.store.written[1].t, 2 * kMin);
 }
 
+// The written-series marks carried over by CopyStateFrom come from the old
+// group's count of evaluations; the new group's first evaluation must
+// still see a series the old one wrote and it no longer does as gone.
+TEST(Group, VanishedSeriesGetStaleMarkersAfterCopyStateFrom) {
+  World w;
+  w.input = {"a", "b"};
+  std::unique_ptr<Group> old = w.Build(Spec({Record("r", "src")}));
+  old->Eval(kMin);
+  std::unique_ptr<Group> fresh = w.Build(Spec({Record("r", "src")}));
+  fresh->CopyStateFrom(*old);
+  w.input = {"a"};
+  w.store.written.clear();
+  fresh->Eval(2 * kMin);
+  ASSERT_THAT(w.store.written, SizeIs(2));
+  EXPECT_EQ(w.store.written[1].labels,
+            L({{"__name__", "r"}, {"instance", "b"}}));
+  EXPECT_TRUE(storage::IsStaleNaN(w.store.written[1].v));
+}
+
 TEST(Group, AlertsSeriesWrittenAndAlertsSent) {
   World w;
   w.input = {"a"};

@@ -1,6 +1,7 @@
 #include "promql/engine.h"
 
 #include <limits>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -59,10 +60,22 @@ class PreparedQuery::SharedSelections {
     return it->second.series.lock();
   }
 
+  explicit SharedSelections(int keep_recent) : keep_recent_(keep_recent) {}
+
   void Put(const std::string& key, const storage::Queryable* q, uint64_t gen,
            const std::shared_ptr<const Selection>& series) {
     absl::MutexLock lock(&mu_);
     lists_[key] = Weak{q, gen, series};
+    if (keep_recent_ > 0) {
+      recent_.push_back(series);
+      recent_series_ += series->series().size();
+      while (!recent_.empty() &&
+             (recent_.size() > static_cast<size_t>(keep_recent_) ||
+              recent_series_ > kRecentSelectionsMaxSeries)) {
+        recent_series_ -= recent_.front()->series().size();
+        recent_.pop_front();
+      }
+    }
     // Forget lists no query holds any more, now and then.
     if (++puts_ % 1024 == 0) {
       for (auto it = lists_.begin(); it != lists_.end();) {
@@ -84,6 +97,10 @@ class PreparedQuery::SharedSelections {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Weak> lists_ ABSL_GUARDED_BY(mu_);
   uint64_t puts_ ABSL_GUARDED_BY(mu_) = 0;
+  // The latest selections put, held strongly (oldest first).
+  const int keep_recent_;
+  std::deque<std::shared_ptr<const Selection>> recent_ ABSL_GUARDED_BY(mu_);
+  size_t recent_series_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // One entry per selector node. Entries are replaced, never edited, so a
@@ -146,7 +163,8 @@ PreparedQuery::PreparedQuery(std::string query,
 
 Engine::Engine(EngineOptions opts)
     : opts_(opts),
-      shared_(std::make_shared<PreparedQuery::SharedSelections>()) {}
+      shared_(std::make_shared<PreparedQuery::SharedSelections>(
+          opts.keep_recent_selections)) {}
 
 PreparedQuery::~PreparedQuery() = default;
 

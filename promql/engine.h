@@ -36,7 +36,17 @@ struct EngineOptions {
   // Keep each selector's resolved series in the PreparedQuery while the
   // store's IndexGeneration() does not change.
   bool cache_selected_series = true;
+  // Also keep the last this many resolved selectors alive (at most
+  // kRecentSelectionsMaxSeries series in all) after the queries that used
+  // them end, so that the next query with the same selector (a dashboard
+  // refreshing) skips the index while its generation holds. 0: only what a
+  // live query holds. Only for stores that outlive the engine's queries at
+  // a stable address (the server's head): a selection is matched by store
+  // address and generation.
+  int keep_recent_selections = 0;
 };
+
+inline constexpr size_t kRecentSelectionsMaxSeries = 256 * 1024;
 
 // A parsed query, ready to be evaluated many times (rules evaluate the same
 // query every interval). Immutable after Prepare; evaluations may run

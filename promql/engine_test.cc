@@ -1,5 +1,6 @@
 #include "promql/engine.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <variant>
@@ -72,6 +73,44 @@ TEST_F(EngineTest, PreparedQueryReevaluatesAtNewTimes) {
     const auto& vec = std::get<Vector>(res->value);
     ASSERT_EQ(vec.size(), 1u);
     EXPECT_DOUBLE_EQ(vec[0].v, (t / 15000) * 45.0) << t;
+  }
+}
+
+// The delayed name removal of a re-executed query hands out the same
+// nameless label sets each time (built once per selection), and they are
+// exactly the series' labels without __name__, also after a label_replace
+// rebuilt them on the way (which must not take a selection's set).
+TEST_F(EngineTest, ReexecutionReusesTheSelectionsNamelessLabels) {
+  Engine engine;
+  auto q = engine.Prepare("rate(x_total[1m])");
+  auto relabelled = engine.Prepare(
+      "label_replace(rate(x_total[1m]), \"job\", \"z\", \"job\", \"a\")");
+  ASSERT_THAT(q, IsOk());
+  ASSERT_THAT(relabelled, IsOk());
+  std::vector<storage::Labels> first;
+  for (int64_t t : {300000, 315000}) {
+    auto res = (*q)->EvalInstant(*head_, t);
+    ASSERT_THAT(res, IsOk());
+    const auto& vec = std::get<Vector>(res->value);
+    ASSERT_EQ(vec.size(), 2u);
+    EXPECT_EQ(vec[0].metric.ToString(), "{job=\"a\"}");
+    EXPECT_EQ(vec[1].metric.ToString(), "{job=\"b\"}");
+    if (first.empty()) {
+      for (const auto& s : vec) first.push_back(s.metric);
+    } else {
+      EXPECT_TRUE(vec[0].metric.SharesContentsWith(first[0]));
+      EXPECT_TRUE(vec[1].metric.SharesContentsWith(first[1]));
+    }
+    auto rel = (*relabelled)->EvalInstant(*head_, t);
+    ASSERT_THAT(rel, IsOk());
+    const auto& rv = std::get<Vector>(rel->value);
+    ASSERT_EQ(rv.size(), 2u);
+    // Instant vectors keep evaluation order, not label order.
+    std::vector<std::string> got = {rv[0].metric.ToString(),
+                                    rv[1].metric.ToString()};
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got[0], "{job=\"b\"}");
+    EXPECT_EQ(got[1], "{job=\"z\"}");
   }
 }
 
@@ -266,6 +305,54 @@ TEST_F(EngineTest, QueriesOfOneEngineShareSelections) {
   ASSERT_THAT(d, IsOk());
   ASSERT_THAT((*d)->EvalInstant(q, 300000), IsOk());
   EXPECT_EQ(q.selects, 3);
+}
+
+// With keep_recent_selections, a query prepared after the last one using a
+// selector ended (the API's one-shot queries) still finds its series; only
+// the newest N stay, and a new series under the name asks the index again.
+TEST_F(EngineTest, RecentSelectionsOutliveTheirQueries) {
+  CountingQueryable q(*head_);
+  EngineOptions opts;
+  opts.keep_recent_selections = 2;
+  Engine engine(opts);
+  const auto run = [&](const char* expr) {
+    auto p = engine.Prepare(expr);
+    ASSERT_THAT(p, IsOk());
+    ASSERT_THAT((*p)->EvalInstant(q, 300000), IsOk());
+  };
+  run("count(x_total)");
+  run("sum(x_total)");  // the same selector, after the first query ended
+  EXPECT_EQ(q.selects, 1);
+  run("count(x_total{job=\"a\"})");
+  run("count(x_total{job=\"b\"})");  // pushes out x_total
+  EXPECT_EQ(q.selects, 3);
+  run("count(x_total)");
+  EXPECT_EQ(q.selects, 4);
+  // A new x_total series moves the name's generation: asked again.
+  auto labels = storage::Labels::FromUnsorted(
+      {{"__name__", "x_total"}, {"job", "c"}});
+  ASSERT_THAT(labels, IsOk());
+  const storage::Sample sample{300000, 1};
+  storage::SeriesSamples batch{&*labels, absl::MakeConstSpan(&sample, 1)};
+  ASSERT_THAT(head_->Append(absl::MakeConstSpan(&batch, 1)), IsOk());
+  auto p = engine.Prepare("count(x_total)");
+  ASSERT_THAT(p, IsOk());
+  auto got = (*p)->EvalInstant(q, 300000);
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(std::get<Vector>(got->value)[0].v, 3);
+  EXPECT_EQ(q.selects, 5);
+}
+
+// Without it (the default), one-shot queries leave nothing behind.
+TEST_F(EngineTest, WithoutRecentSelectionsEndedQueriesKeepNothing) {
+  CountingQueryable q(*head_);
+  Engine engine;
+  for (int i = 0; i < 2; ++i) {
+    auto p = engine.Prepare("count(x_total)");
+    ASSERT_THAT(p, IsOk());
+    ASSERT_THAT((*p)->EvalInstant(q, 300000), IsOk());
+  }
+  EXPECT_EQ(q.selects, 2);
 }
 
 }  // namespace

@@ -67,6 +67,9 @@ absl::StatusOr<std::unique_ptr<AlertingStack>> AlertingStack::Create(
   eopts.timeout = flags.query_timeout;
   eopts.default_subquery_step_ms =
       absl::ToInt64Milliseconds(config.evaluation_interval);
+  // The head lives as long as the server: queries through the HTTP API
+  // (dashboards asking the same every refresh) reuse recent selections.
+  eopts.keep_recent_selections = 64;
   s->promql_engine_ = promql::Engine(eopts);
   // The cache relies on in-order appends (see window_cache.h).
   const storage::Queryable* rules_read = head;
