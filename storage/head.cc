@@ -688,6 +688,14 @@ void Head::DecodeLatest(const Series& s, int64_t mint, int64_t maxt,
   // In-order chunks do not overlap, so the newest sample in range is in the
   // newest chunk that has any: try them from the newest back.
   if (!s.open.empty() && s.open.max_time() >= mint &&
+      s.open.max_time() <= maxt) {
+    // The open chunk's newest sample is in range (the usual instant query
+    // at "now"): the encoder has it, no decoding.
+    ts->push_back(s.open.max_time());
+    vs->push_back(s.open.last_value());
+    return;
+  }
+  if (!s.open.empty() && s.open.max_time() >= mint &&
       s.open.min_time() <= maxt) {
     auto r = DecodeXorChunk(s.open.bytes(), mint, maxt, ts, vs);
     assert(r.ok());

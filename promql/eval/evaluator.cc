@@ -856,6 +856,9 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
         if (i > 0 && rv.eval_ts[i] < rv.eval_ts[i - 1]) lo = hi = 0;
         while (hi < n && ts[hi] <= end) ++hi;
         while (lo < hi && ts[lo] <= start) ++lo;
+        // As Prometheus, no function gives a value over an empty window;
+        // in a range query over sparse data most steps are.
+        if (lo == hi) continue;
         functions::Window w{ts + lo, vals + lo, hi - lo, start,
                             end, s.T(i)};
         for (size_t k = 0; k < scalars.size(); ++k) args[k] = scalars[k][i];
