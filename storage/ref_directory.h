@@ -49,25 +49,14 @@ class RefDirectory {
 
   // The entry for `seq`, or null (never set, cleared, or past capacity).
   T* Get(uint64_t seq) const {
-    if (seq >= kCapacity) return nullptr;
-    const Mid* m = top_[seq >> (kLeafBits + kMidBits)].load(
-        std::memory_order_acquire);
-    if (m == nullptr) return nullptr;
-    const Leaf* l =
-        m->leaves[(seq >> kLeafBits) & (kMidSize - 1)].load(
-            std::memory_order_acquire);
+    const Leaf* l = FindLeaf(seq);
     if (l == nullptr) return nullptr;
     return l->entries[seq & (kLeafSize - 1)].load(std::memory_order_acquire);
   }
 
   // Starts fetching the leaf slot of `seq` into cache.
   void Prefetch(uint64_t seq) const {
-    if (seq >= kCapacity) return;
-    const Mid* m = top_[seq >> (kLeafBits + kMidBits)].load(
-        std::memory_order_relaxed);
-    if (m == nullptr) return;
-    const Leaf* l = m->leaves[(seq >> kLeafBits) & (kMidSize - 1)].load(
-        std::memory_order_relaxed);
+    const Leaf* l = FindLeaf(seq);
     if (l != nullptr) __builtin_prefetch(&l->entries[seq & (kLeafSize - 1)]);
   }
 
@@ -85,12 +74,7 @@ class RefDirectory {
   }
 
   void Clear(uint64_t seq) {
-    if (seq >= kCapacity) return;
-    Mid* m = top_[seq >> (kLeafBits + kMidBits)].load(
-        std::memory_order_acquire);
-    if (m == nullptr) return;
-    Leaf* l = m->leaves[(seq >> kLeafBits) & (kMidSize - 1)].load(
-        std::memory_order_acquire);
+    Leaf* l = const_cast<Leaf*>(FindLeaf(seq));
     if (l == nullptr) return;
     std::atomic<T*>& e = l->entries[seq & (kLeafSize - 1)];
     if (e.exchange(nullptr, std::memory_order_acq_rel) != nullptr) {
@@ -148,28 +132,33 @@ class RefDirectory {
     std::atomic<Leaf*> leaves[kMidSize] = {};
   };
 
-  // Creates the middle node and leaf of `seq` as needed; a thread that
-  // loses the race to install one drops its copy.
+  // The leaf holding `seq`, or null (past capacity, or not created).
+  const Leaf* FindLeaf(uint64_t seq) const {
+    if (seq >= kCapacity) return nullptr;
+    const Mid* m = top_[seq >> (kLeafBits + kMidBits)].load(
+        std::memory_order_acquire);
+    if (m == nullptr) return nullptr;
+    return m->leaves[(seq >> kLeafBits) & (kMidSize - 1)].load(
+        std::memory_order_acquire);
+  }
+
+  // The node in `slot`, created if there is none; a thread that loses the
+  // race to install one drops its copy.
+  template <typename Node>
+  static Node* InstallIfNull(std::atomic<Node*>& slot) {
+    Node* n = slot.load(std::memory_order_acquire);
+    if (n != nullptr) return n;
+    auto fresh = std::make_unique<Node>();
+    if (slot.compare_exchange_strong(n, fresh.get(),
+                                     std::memory_order_acq_rel)) {
+      n = fresh.release();
+    }
+    return n;
+  }
+
   Leaf* LeafFor(uint64_t seq) {
-    std::atomic<Mid*>& mslot = top_[seq >> (kLeafBits + kMidBits)];
-    Mid* m = mslot.load(std::memory_order_acquire);
-    if (m == nullptr) {
-      auto fresh = std::make_unique<Mid>();
-      if (mslot.compare_exchange_strong(m, fresh.get(),
-                                        std::memory_order_acq_rel)) {
-        m = fresh.release();
-      }
-    }
-    std::atomic<Leaf*>& lslot = m->leaves[(seq >> kLeafBits) & (kMidSize - 1)];
-    Leaf* l = lslot.load(std::memory_order_acquire);
-    if (l == nullptr) {
-      auto fresh = std::make_unique<Leaf>();
-      if (lslot.compare_exchange_strong(l, fresh.get(),
-                                        std::memory_order_acq_rel)) {
-        l = fresh.release();
-      }
-    }
-    return l;
+    Mid* m = InstallIfNull(top_[seq >> (kLeafBits + kMidBits)]);
+    return InstallIfNull(m->leaves[(seq >> kLeafBits) & (kMidSize - 1)]);
   }
 
   std::unique_ptr<std::atomic<Mid*>[]> top_;

@@ -94,21 +94,21 @@ namespace {
 storage::Labels DropName(const storage::Labels& l);
 }  // namespace
 
-std::shared_ptr<const std::vector<storage::Labels>> Selection::Nameless()
-    const {
-  {
-    absl::MutexLock lock(&mu_);
-    if (nameless_ != nullptr) return nameless_;
-  }
-  // Built outside the lock, as GroupingFor: a racing copy is dropped.
-  auto out = std::make_shared<std::vector<storage::Labels>>();
-  out->reserve(series_.size());
-  for (const storage::SeriesHandle& h : series_) {
-    out->push_back(DropName(h.labels));
-  }
+void Selection::Nameless(absl::Span<const uint32_t> src,
+                         absl::Span<storage::Labels> out) const {
   absl::MutexLock lock(&mu_);
-  if (nameless_ == nullptr) nameless_ = std::move(out);
-  return nameless_;
+  if (nameless_.empty()) {
+    nameless_.resize(series_.size());
+    nameless_built_.assign(series_.size(), 0);
+  }
+  for (size_t k = 0; k < src.size(); ++k) {
+    const uint32_t i = src[k];
+    if (!nameless_built_[i]) {
+      nameless_[i] = DropName(series_[i].labels);
+      nameless_built_[i] = 1;
+    }
+    out[k] = nameless_[i];
+  }
 }
 
 namespace {
@@ -2172,15 +2172,25 @@ absl::StatusOr<Result> Evaluate(const parser::Expr& expr,
       res.value = String{start_ms, v.str};
       break;
     case PT::kVector: {
-      std::shared_ptr<const std::vector<Labels>> nameless;
+      // Series straight from the selection take its kept nameless sets,
+      // all in one call; the others are rebuilt here.
+      std::vector<uint32_t> from_origin_src;
+      std::vector<VSeries*> from_origin;
       for (VSeries& vs : v.vec) {
         if (!vs.drop_name) continue;
         if (v.origin != nullptr && vs.src < v.origin->series().size() &&
             vs.labels.SharesContentsWith(v.origin->series()[vs.src].labels)) {
-          if (nameless == nullptr) nameless = v.origin->Nameless();
-          vs.labels = (*nameless)[vs.src];
+          from_origin_src.push_back(vs.src);
+          from_origin.push_back(&vs);
         } else {
           vs.labels = DropName(vs.labels);
+        }
+      }
+      if (!from_origin.empty()) {
+        std::vector<Labels> nameless(from_origin.size());
+        v.origin->Nameless(from_origin_src, absl::MakeSpan(nameless));
+        for (size_t k = 0; k < from_origin.size(); ++k) {
+          from_origin[k]->labels = std::move(nameless[k]);
         }
       }
       if (instant) {

@@ -52,12 +52,15 @@ class Selection {
   std::shared_ptr<const Grouping> GroupingFor(
       const std::vector<std::string>& names, bool without) const;
 
-  // Series i's labels without __name__, __type__ and __unit__ (what the
-  // delayed name removal leaves), built on first use for all series. A rule
-  // re-executed every interval then hands out the same label sets each
-  // time, with their hashes already computed, instead of rebuilding and
-  // rehashing a copy per series per evaluation.
-  std::shared_ptr<const std::vector<storage::Labels>> Nameless() const;
+  // For each series index in `src`, that series' labels without __name__,
+  // __type__ and __unit__ (what the delayed name removal leaves), into
+  // out[k]. Each is built on first use and kept: a rule re-executed every
+  // interval hands out the same label sets each time, hashes already
+  // computed, instead of rebuilding and rehashing a copy per series per
+  // evaluation; a query whose output is a few of many series builds only
+  // those. One lock per call. REQUIRES: out->size() == src.size().
+  void Nameless(absl::Span<const uint32_t> src,
+                absl::Span<storage::Labels> out) const;
 
  private:
   const std::vector<storage::SeriesHandle> series_;
@@ -66,8 +69,10 @@ class Selection {
   mutable absl::Mutex mu_;
   mutable absl::flat_hash_map<std::string, std::shared_ptr<const Grouping>>
       groupings_ ABSL_GUARDED_BY(mu_);
-  mutable std::shared_ptr<const std::vector<storage::Labels>> nameless_
-      ABSL_GUARDED_BY(mu_);
+  // nameless_[i] is built once nameless_built_[i] is set; both sized on
+  // first use.
+  mutable std::vector<storage::Labels> nameless_ ABSL_GUARDED_BY(mu_);
+  mutable std::vector<uint8_t> nameless_built_ ABSL_GUARDED_BY(mu_);
 };
 
 // Remembers the series a selector resolved to, so that a query evaluated
