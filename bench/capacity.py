@@ -141,6 +141,8 @@ class RuleWatcher:
         self.last = first
         self.changes = 0
         self.durations = []
+        # (group, evaluation timestamp, duration s, first seen for the group)
+        self.evaluations = []
         self.max_reported = None
 
     def add(self, snap):
@@ -150,6 +152,7 @@ class RuleWatcher:
                 if prev is None or prev[0] != ts:
                     self.changes += 1
                     self.durations.append(dur)
+                    self.evaluations.append((g, ts, dur, prev is None))
         if snap.get("max") is not None:
             self.max_reported = max(self.max_reported or 0.0, snap["max"])
         self.last = snap
@@ -174,6 +177,13 @@ class RuleWatcher:
                 "evaluations_over_interval": (
                     sum(1 for d in self.durations if d >= self.interval_s)
                     if self.first["groups"] is not None else None),
+                # The five longest, and whether each was its group's first
+                # evaluation (cold caches) or a steady one.
+                "longest_evaluations": [
+                    {"group": g, "timestamp": ts, "duration_s": d,
+                     "first_of_group": first}
+                    for g, ts, d, first in sorted(
+                        self.evaluations, key=lambda e: -e[2])[:5]],
                 "missed_iterations": delta("missed")}
 
 
@@ -351,8 +361,12 @@ def measure_rules(target, args, rule_file, newest_ts, workdir):
     target.load_rules(rule_file, args.ready_timeout)
     age_at_load = time.time() - newest_ts
     # Let every group start (the first evaluation builds caches); the window
-    # then covers steady cycles only.
+    # then covers steady cycles only. With --profile the first evaluations
+    # get a profile of their own.
+    warm = (Profiler(target.proc.pid, os.path.join(workdir, "rules-first.perf")).start()
+            if args.profile and target.name == "vigil" else None)
     time.sleep(min(args.eval_s, 30))
+    warm_profile = warm.stop() if warm else None
     watcher = RuleWatcher(target.rule_snapshot(), args.eval_s)
     cpu0, t0 = target.cpu_seconds(), time.monotonic()
     # Sampled while the window runs: where vigil's rule-cycle time goes.
@@ -387,11 +401,17 @@ def measure_rules(target, args, rule_file, newest_ts, workdir):
         r["poll_error"] = watcher.last_error
     if profile is not None:
         r["profile"] = profile
+    if warm_profile is not None:
+        r["profile_first_evaluations"] = warm_profile
     print(f"   rules: {cycles:.2f} cycles in {window:.0f}s, "
           f"{hl.fmt(r['cpu_seconds_per_cycle'], '.2f')} CPU s/cycle, group duration "
           f"mean {hl.fmt(r['group_duration_mean_s'], '.3f')}s max "
           f"{hl.fmt(r['group_duration_max_s'], '.3f')}s, missed "
           f"{hl.fmt(r['missed_iterations'], '.0f')}", flush=True)
+    for e in r.get("longest_evaluations") or []:
+        print(f"   longest: {e['group']} at {e['timestamp']:.3f} took "
+              f"{e['duration_s']:.2f}s"
+              + (" (its first evaluation)" if e["first_of_group"] else ""), flush=True)
     return r
 
 
@@ -641,9 +661,12 @@ def markdown(doc, plots):
                          f"{hl.fmt(r['largest_passing_series'], ',')} series; first failing "
                          f"{hl.fmt(r['first_failing_series'], ',')}")
         lines.append("")
-    for phase, title in (("ingest", "ingest"), ("rules", "rule-cycle")):
-        profs = [(s["series"], get(s, phase, "profile")) for s in doc["steps"]
-                 if s["target"] == "vigil" and get(s, phase, "profile")]
+    for phase, key, title in (("ingest", "profile", "ingest"),
+                              ("rules", "profile_first_evaluations",
+                               "first rule evaluations (cold caches)"),
+                              ("rules", "profile", "rule-cycle")):
+        profs = [(s["series"], get(s, phase, key)) for s in doc["steps"]
+                 if s["target"] == "vigil" and get(s, phase, key)]
         # Always shown when sampled; the issue asks for it where a target
         # is not met.
         if not profs:

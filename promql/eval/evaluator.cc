@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -513,14 +515,33 @@ class Evaluator {
   absl::StatusOr<Val> EvalSubquery(const parser::SubqueryExpr& sq,
                                    const Steps& s);
   absl::StatusOr<Val> EvalCall(const parser::Call& c, const Steps& s);
+  // Receives f(selector[range])'s values at one instant, a batch of the
+  // selection at a time: series first+i has value[i] when has[i].
+  using InstantBatchSink =
+      absl::FunctionRef<void(const Selection& sel, size_t first, size_t len,
+                             const double* value, const uint8_t* has)>;
+  // Whether c is f(selector[range]) evaluated at a single instant, which
+  // EvalRangeFunction runs on the store's (or the window cache's) windows in
+  // place, and can hand to an InstantBatchSink instead of building series.
+  static bool IsInstantRangeOverSelector(const parser::Call& c,
+                                         const Steps& s);
+  // With `sink` (only where IsInstantRangeOverSelector holds), the values go
+  // to it and the result is an empty vector whose origin is the selection.
   absl::StatusOr<Val> EvalRangeFunction(const parser::Call& c,
-                                        std::string_view name, const Steps& s);
+                                        std::string_view name, const Steps& s,
+                                        const InstantBatchSink* sink = nullptr);
   absl::StatusOr<Val> EvalHistogramQuantile(const parser::Call& c,
                                             const Steps& s);
   absl::StatusOr<Val> EvalLabelReplace(const parser::Call& c, const Steps& s);
   absl::StatusOr<Val> EvalLabelJoin(const parser::Call& c, const Steps& s);
   absl::StatusOr<Val> EvalAggregate(const parser::AggregateExpr& a,
                                     const Steps& s);
+  // EvalAggregate of an Accumulators aggregation over f(selector[range]) at
+  // one instant (IsInstantRangeOverSelector): each value goes straight into
+  // its group's accumulator, no series built for it.
+  absl::StatusOr<Val> AggregateInstantRange(const parser::AggregateExpr& a,
+                                            const parser::Call& c,
+                                            const Steps& s);
   absl::StatusOr<Val> EvalBinary(const parser::BinaryExpr& b, const Steps& s);
   absl::StatusOr<Val> VectorBinary(const parser::BinaryExpr& b, Val lhs,
                                    Val rhs, const Steps& s);
@@ -778,12 +799,34 @@ absl::StatusOr<Val> Evaluator::Eval(const parser::Expr& e, const Steps& s) {
 // ---------------------------------------------------------------- functions
 
 
+// Whether a range function's output keeps the metric name.
+bool RangeFunctionKeepsName(std::string_view name) {
+  return name == "last_over_time";
+}
+
+// The position of a range function's range-vector argument.
+size_t MatrixArgOf(std::string_view name) {
+  return name == "quantile_over_time" ? 1 : 0;
+}
+
+bool Evaluator::IsInstantRangeOverSelector(const parser::Call& c,
+                                           const Steps& s) {
+  if (s.n != 1 || functions::LookupRange(c.func->name) == nullptr) {
+    return false;
+  }
+  const size_t matrix_arg = MatrixArgOf(c.func->name);
+  return matrix_arg < c.args.size() &&
+         parser::Unwrap(*c.args[matrix_arg]).kind ==
+             parser::ExprKind::kMatrixSelector;
+}
+
 absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
                                                  std::string_view name,
-                                                 const Steps& s) {
+                                                 const Steps& s,
+                                                 const InstantBatchSink* sink) {
   functions::RangeFn fn = functions::LookupRange(name);
   // The range argument's position and the scalar arguments.
-  size_t matrix_arg = name == "quantile_over_time" ? 1 : 0;
+  const size_t matrix_arg = MatrixArgOf(name);
   std::vector<std::vector<double>> scalars;
   for (size_t k = 0; k < c.args.size(); ++k) {
     if (k == matrix_arg) continue;
@@ -813,7 +856,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
       }
     }
   }
-  bool keep_name = name == "last_over_time";
+  const bool keep_name = RangeFunctionKeepsName(name);
   bool counter_check = name == "rate" || name == "increase";
   Val out;
   out.type = PT::kVector;
@@ -874,7 +917,7 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
     }
   };
   const parser::Expr& arg = parser::Unwrap(*c.args[matrix_arg]);
-  if (s.n == 1 && arg.kind == parser::ExprKind::kMatrixSelector) {
+  if (IsInstantRangeOverSelector(c, s)) {
     // An instant evaluation of f(selector[range]), what rules run most: the
     // function runs on each window where the store (or the rules' window
     // cache) holds it, a batch of series at a time, with nothing copied.
@@ -924,15 +967,29 @@ absl::StatusOr<Val> Evaluator::EvalRangeFunction(const parser::Call& c,
             has[i] = fn(w, args.data(), &value[i]) ? 1 : 0;
           });
       RETURN_IF_ERROR(CheckLimits());
+      if (counter_check) {
+        // Series straight from a selection were checked when it was made.
+        for (size_t i = 0; i < len; ++i) {
+          if (has[i] && sel->NamedLikeNonCounter(first + i)) {
+            annos.Info(absl::StrCat(
+                "PromQL info: metric might not be a counter, name does not "
+                "end in _total/_sum/_count/_bucket: ",
+                storage::QuoteGo(handles[first + i].labels.MetricName())));
+          }
+        }
+      }
+      if (sink != nullptr) {
+        (*sink)(*sel, first, len, value.data(), has.data());
+        continue;
+      }
       for (size_t i = 0; i < len; ++i) {
         if (!has[i]) continue;
-        VSeries vs;
+        VSeries& vs = out.vec.emplace_back();
         vs.labels = handles[first + i].labels;
         vs.v.assign(1, value[i]);
         vs.has.assign(1, 1);
         vs.src = static_cast<uint32_t>(first + i);
         vs.drop_name = !keep_name;
-        finish(std::move(vs));
       }
     }
     return out;
@@ -1535,6 +1592,123 @@ absl::StatusOr<Val> Evaluator::EvalCall(const parser::Call& c, const Steps& s) {
 
 // ------------------------------------------------------------- aggregation
 
+// Per group (and step) accumulators of sum, avg, count, group, min, max,
+// stddev and stdvar, as Prometheus aggregates floats: Add takes one slot's
+// samples in series order, Result gives the slot's aggregate (only where
+// Has).
+class Accumulators {
+ public:
+  Accumulators(parser::AggregateOp op, size_t slots)
+      : op_(op), acc_(slots, 0), comp_(slots, 0), mean_(slots, 0),
+        cnt_(slots, 0) {
+    if (op == parser::AggregateOp::kAvg) incremental_.assign(slots, 0);
+  }
+
+  // Whether the float aggregation `op` is one of these.
+  static bool Handles(parser::AggregateOp op) {
+    using parser::AggregateOp;
+    switch (op) {
+      case AggregateOp::kSum:
+      case AggregateOp::kAvg:
+      case AggregateOp::kCount:
+      case AggregateOp::kGroup:
+      case AggregateOp::kMin:
+      case AggregateOp::kMax:
+      case AggregateOp::kStddev:
+      case AggregateOp::kStdvar:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  bool Has(size_t j) const { return cnt_[j] != 0; }
+
+  void Add(size_t j, double x) {
+    using parser::AggregateOp;
+    double& c = cnt_[j];
+    c += 1;
+    switch (op_) {
+      case AggregateOp::kSum:
+        functions::KahanAdd(x, &acc_[j], &comp_[j]);
+        break;
+      case AggregateOp::kAvg: {
+        if (!incremental_[j]) {
+          double s2 = acc_[j], c2 = comp_[j];
+          functions::KahanAdd(x, &s2, &c2);
+          if (c == 1 || !std::isinf(s2)) {
+            acc_[j] = s2;
+            comp_[j] = c2;
+            break;
+          }
+          incremental_[j] = 1;
+          mean_[j] = acc_[j] / (c - 1);
+          comp_[j] /= (c - 1);
+        }
+        if (std::isinf(mean_[j])) {
+          if (std::isinf(x) && (mean_[j] > 0) == (x > 0)) break;
+          if (!std::isinf(x) && !std::isnan(x)) break;
+        }
+        double cur = mean_[j] + comp_[j];
+        functions::KahanAdd(x / c - cur / c, &mean_[j], &comp_[j]);
+        break;
+      }
+      case AggregateOp::kCount:
+      case AggregateOp::kGroup:
+        break;
+      case AggregateOp::kMin:
+        if (c == 1 || acc_[j] > x || std::isnan(acc_[j])) acc_[j] = x;
+        break;
+      case AggregateOp::kMax:
+        if (c == 1 || acc_[j] < x || std::isnan(acc_[j])) acc_[j] = x;
+        break;
+      case AggregateOp::kStddev:
+      case AggregateOp::kStdvar: {
+        if (c == 1) {
+          mean_[j] = x;
+          acc_[j] = std::isfinite(x) ? 0 : kNaN;
+        } else {
+          double delta = x - mean_[j];
+          mean_[j] += delta / c;
+          acc_[j] += delta * (x - mean_[j]);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  double Result(size_t j) const {
+    using parser::AggregateOp;
+    switch (op_) {
+      case AggregateOp::kSum:
+        return std::isinf(acc_[j]) ? acc_[j] : acc_[j] + comp_[j];
+      case AggregateOp::kAvg:
+        return incremental_[j] ? mean_[j] + comp_[j]
+                               : acc_[j] / cnt_[j] + comp_[j] / cnt_[j];
+      case AggregateOp::kCount:
+        return cnt_[j];
+      case AggregateOp::kGroup:
+        return 1;
+      case AggregateOp::kMin:
+      case AggregateOp::kMax:
+        return acc_[j];
+      case AggregateOp::kStdvar:
+        return acc_[j] / cnt_[j];
+      case AggregateOp::kStddev:
+        return std::sqrt(acc_[j] / cnt_[j]);
+      default:
+        return 0;
+    }
+  }
+
+ private:
+  const parser::AggregateOp op_;
+  std::vector<double> acc_, comp_, mean_, cnt_;
+  std::vector<uint8_t> incremental_;
+};
+
 absl::StatusOr<Val> Evaluator::EvalAggregate(const parser::AggregateExpr& a,
                                              const Steps& s) {
   using parser::AggregateOp;
@@ -1546,6 +1720,15 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const parser::AggregateExpr& a,
       str_param = p.str;
     } else {
       param = std::move(p.scalar);
+    }
+  }
+  if (Accumulators::Handles(a.op)) {
+    const parser::Expr& inner = parser::Unwrap(*a.expr);
+    if (inner.kind == parser::ExprKind::kCall &&
+        IsInstantRangeOverSelector(static_cast<const parser::Call&>(inner),
+                                   s)) {
+      return AggregateInstantRange(
+          a, static_cast<const parser::Call&>(inner), s);
     }
   }
   ASSIGN_OR_RETURN(Val in, Eval(*a.expr, s));
@@ -1729,11 +1912,6 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const parser::AggregateExpr& a,
     res.push_back(NewSeries(group_labels[g], s.n));
     res.back().drop_name = group_drop[g];
   }
-  // Per group and step accumulators.
-  std::vector<double> acc(ng * s.n, 0), comp(ng * s.n, 0), mean(ng * s.n, 0),
-      cnt(ng * s.n, 0);
-  std::vector<uint8_t> incremental;
-  if (a.op == AggregateOp::kAvg) incremental.assign(ng * s.n, 0);
   if (a.op == AggregateOp::kQuantile) {
     std::vector<double> vals;
     for (size_t g = 0; g < ng; ++g) {
@@ -1748,105 +1926,71 @@ absl::StatusOr<Val> Evaluator::EvalAggregate(const parser::AggregateExpr& a,
       }
     }
   } else {
+    // Per group and step accumulators.
+    Accumulators acc(a.op, ng * s.n);
     for (size_t k = 0; k < vec.size(); ++k) {
       const VSeries& vs = vec[k];
       size_t base = gid[k] * s.n;
       for (int i = 0; i < s.n; ++i) {
-        if (!vs.has[i]) continue;
-        double x = vs.v[i];
-        size_t j = base + i;
-        double& c = cnt[j];
-        c += 1;
-        switch (a.op) {
-          case AggregateOp::kSum:
-            functions::KahanAdd(x, &acc[j], &comp[j]);
-            break;
-          case AggregateOp::kAvg: {
-            if (!incremental[j]) {
-              double s2 = acc[j], c2 = comp[j];
-              functions::KahanAdd(x, &s2, &c2);
-              if (c == 1 || !std::isinf(s2)) {
-                acc[j] = s2;
-                comp[j] = c2;
-                break;
-              }
-              incremental[j] = 1;
-              mean[j] = acc[j] / (c - 1);
-              comp[j] /= (c - 1);
-            }
-            if (std::isinf(mean[j])) {
-              if (std::isinf(x) && (mean[j] > 0) == (x > 0)) break;
-              if (!std::isinf(x) && !std::isnan(x)) break;
-            }
-            double cur = mean[j] + comp[j];
-            functions::KahanAdd(x / c - cur / c, &mean[j], &comp[j]);
-            break;
-          }
-          case AggregateOp::kCount:
-          case AggregateOp::kGroup:
-            break;
-          case AggregateOp::kMin:
-            if (c == 1 || acc[j] > x || std::isnan(acc[j])) acc[j] = x;
-            break;
-          case AggregateOp::kMax:
-            if (c == 1 || acc[j] < x || std::isnan(acc[j])) acc[j] = x;
-            break;
-          case AggregateOp::kStddev:
-          case AggregateOp::kStdvar: {
-            if (c == 1) {
-              mean[j] = x;
-              acc[j] = std::isfinite(x) ? 0 : kNaN;
-            } else {
-              double delta = x - mean[j];
-              mean[j] += delta / c;
-              acc[j] += delta * (x - mean[j]);
-            }
-            break;
-          }
-          default:
-            break;
-        }
+        if (vs.has[i]) acc.Add(base + i, vs.v[i]);
       }
     }
     for (size_t g = 0; g < ng; ++g) {
       for (int i = 0; i < s.n; ++i) {
         size_t j = g * s.n + i;
-        if (cnt[j] == 0) continue;
-        double r = 0;
-        switch (a.op) {
-          case AggregateOp::kSum:
-            r = std::isinf(acc[j]) ? acc[j] : acc[j] + comp[j];
-            break;
-          case AggregateOp::kAvg:
-            r = incremental[j] ? mean[j] + comp[j]
-                               : acc[j] / cnt[j] + comp[j] / cnt[j];
-            break;
-          case AggregateOp::kCount:
-            r = cnt[j];
-            break;
-          case AggregateOp::kGroup:
-            r = 1;
-            break;
-          case AggregateOp::kMin:
-          case AggregateOp::kMax:
-            r = acc[j];
-            break;
-          case AggregateOp::kStdvar:
-            r = acc[j] / cnt[j];
-            break;
-          case AggregateOp::kStddev:
-            r = std::sqrt(acc[j] / cnt[j]);
-            break;
-          default:
-            break;
-        }
-        res[g].v[i] = r;
+        if (!acc.Has(j)) continue;
+        res[g].v[i] = acc.Result(j);
         res[g].has[i] = 1;
       }
     }
   }
   for (VSeries& r : res) {
     if (!r.Empty()) out.vec.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<Val> Evaluator::AggregateInstantRange(
+    const parser::AggregateExpr& a, const parser::Call& c, const Steps& s) {
+  // Groups are numbered by the selection's grouping and reported in order
+  // of their first series with a value, as EvalAggregate orders them; each
+  // group's values arrive in selection order, so the sums are the same to
+  // the bit.
+  std::shared_ptr<const Selection::Grouping> grouping;
+  std::vector<uint32_t> order;
+  std::vector<uint8_t> seen;
+  std::optional<Accumulators> acc;
+  const auto sink = [&](const Selection& sel, size_t first, size_t len,
+                        const double* value, const uint8_t* has) {
+    if (grouping == nullptr) {
+      grouping = sel.GroupingFor(a.grouping, a.without);
+      seen.assign(grouping->labels.size(), 0);
+      acc.emplace(a.op, grouping->labels.size());
+    }
+    const uint32_t* group_of = grouping->group_of.data() + first;
+    for (size_t i = 0; i < len; ++i) {
+      if (!has[i]) continue;
+      const uint32_t g = group_of[i];
+      if (!seen[g]) {
+        seen[g] = 1;
+        order.push_back(g);
+      }
+      acc->Add(g, value[i]);
+    }
+  };
+  const InstantBatchSink sink_ref(sink);
+  ASSIGN_OR_RETURN(Val ignored,
+                   EvalRangeFunction(c, c.func->name, s, &sink_ref));
+  (void)ignored;
+  Val out;
+  out.type = PT::kVector;
+  out.vec.reserve(order.size());
+  const bool drop_name = !RangeFunctionKeepsName(c.func->name);
+  for (const uint32_t g : order) {
+    VSeries& vs = out.vec.emplace_back(NewSeries(grouping->labels[g], 1));
+    vs.drop_name = drop_name && vs.labels.Has(kName);
+    vs.v[0] = acc->Result(g);
+    vs.has[0] = 1;
   }
   return out;
 }
