@@ -67,6 +67,24 @@ def proc_cpu_seconds(pid):
     return (utime + stime) / CLK_TCK
 
 
+def thread_cpu_seconds(pid, comm):
+    """CPU time of the process' threads named `comm`, from the scheduler's
+    nanosecond accounting (/proc/PID/task/TID/schedstat), not clock ticks;
+    None when no thread has that name."""
+    total, found = 0, False
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                if f.read().rstrip("\n") != comm:
+                    continue
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+            found = True
+        except OSError:  # the thread ended meanwhile
+            continue
+    return total / 1e9 if found else None
+
+
 def proc_rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

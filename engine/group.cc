@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/recording_rule.h"
 #include "engine/str_util.h"
+#include "engine/thread_cpu.h"
 #include "engine/xxhash.h"
 #include "storage/sample.h"
 
@@ -190,6 +191,8 @@ void Group::AppendStale(const std::vector<storage::Labels>& series,
 void Group::Eval(int64_t ts_ms) {
   absl::MutexLock eval_lock(&eval_mu_);
   const absl::Time group_start = Now();
+  const absl::Duration cpu_start = ThreadCpuTime();
+  const absl::Duration query_cpu_start = ThreadQueryCpuTime();
   const int64_t offset_ms = absl::ToInt64Milliseconds(query_offset_);
   int64_t failures = 0;
   for (size_t i = 0; i < rules_.size(); ++i) {
@@ -244,6 +247,8 @@ void Group::Eval(int64_t ts_ms) {
   ++status_.iterations;
   status_.rule_evaluations += static_cast<int64_t>(rules_.size());
   status_.rule_evaluation_failures += failures;
+  status_.cpu_time += ThreadCpuTime() - cpu_start;
+  status_.query_cpu_time += ThreadQueryCpuTime() - query_cpu_start;
 }
 
 void Group::CopyStateFrom(Group& old) {

@@ -57,6 +57,10 @@ struct GroupEvalStatus {
   // rule_evaluation_failures_total count them.
   int64_t rule_evaluations = 0;
   int64_t rule_evaluation_failures = 0;
+  // CPU time of the evaluations (the group's thread, waits excluded), and
+  // the part of it spent in the rules' queries.
+  absl::Duration cpu_time = absl::ZeroDuration();
+  absl::Duration query_cpu_time = absl::ZeroDuration();
 };
 
 // Owns its rules. Eval, CopyStateFrom, RestoreForState and MarkAllStale must

@@ -4,6 +4,8 @@
 #include <utility>
 #include <variant>
 
+#include "engine/thread_cpu.h"
+
 namespace vigil::engine {
 
 absl::StatusOr<std::vector<EvalSample>> ToEvalSamples(promql::Result result,
@@ -34,11 +36,13 @@ absl::StatusOr<InstantQueryFunc> PromqlRuleQueryEngine::Prepare(
   const storage::Queryable* store = queryable_;
   return InstantQueryFunc(
       [prepared, store](int64_t ts) -> absl::StatusOr<std::vector<EvalSample>> {
+        const absl::Duration cpu0 = ThreadCpuTime();
         absl::StatusOr<promql::Result> r = prepared->EvalInstant(*store, ts);
-        if (!r.ok()) {
-          return r.status();
-        }
-        return ToEvalSamples(*std::move(r), ts);
+        absl::StatusOr<std::vector<EvalSample>> out =
+            r.ok() ? ToEvalSamples(*std::move(r), ts)
+                   : absl::StatusOr<std::vector<EvalSample>>(r.status());
+        ThreadQueryCpuTime() += ThreadCpuTime() - cpu0;
+        return out;
       });
 }
 

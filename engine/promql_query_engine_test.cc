@@ -89,6 +89,11 @@ TEST(PromqlRuleQueryEngine, GroupOverHead) {
       spec, [&](std::string_view e) { return qe.Prepare(e); }, {}, opts);
   ASSERT_THAT(g, IsOk());
   (*g)->Eval(3 * kMin);
+  // The group's CPU accounting: its queries took some of its CPU time,
+  // never more than all of it.
+  const GroupEvalStatus st = (*g)->status();
+  EXPECT_GT(st.query_cpu_time, absl::ZeroDuration());
+  EXPECT_GE(st.cpu_time, st.query_cpu_time);
   EXPECT_EQ((*g)->rules()[0]->status().health, RuleHealth::kOk);
   EXPECT_EQ((*g)->rules()[1]->status().health, RuleHealth::kOk)
       << (*g)->rules()[1]->status().last_error;

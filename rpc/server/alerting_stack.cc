@@ -234,6 +234,21 @@ std::vector<prometheus::MetricFamily> AlertingStack::RuleGroupMetrics() const {
        [](const engine::Group&, const engine::GroupEvalStatus& st) {
          return static_cast<double>(st.missed_iterations);
        }},
+      {"vigil_rule_group_cpu_seconds_total",
+       "CPU time of the group's evaluations (its own thread, waits "
+       "excluded).",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return absl::ToDoubleSeconds(st.cpu_time);
+       }},
+      {"vigil_rule_group_query_cpu_seconds_total",
+       "The part of vigil_rule_group_cpu_seconds_total spent in the rules' "
+       "queries (prepared expressions re-executed), not in alert state or "
+       "the upkeep of their output series.",
+       prometheus::MetricType::Counter,
+       [](const engine::Group&, const engine::GroupEvalStatus& st) {
+         return absl::ToDoubleSeconds(st.query_cpu_time);
+       }},
       {"vigil_rule_evaluations_total",
        "The total number of rule evaluations.",
        prometheus::MetricType::Counter,
