@@ -126,7 +126,9 @@ struct alignas(64) Head::Shard {
   // Written under mu; read without it by the chunk-bytes limit check.
   std::atomic<int64_t> chunk_bytes{0};
   // The change feed: refs appended to, the i-th (counting from the feed's
-  // start) at changes[i % changes.size()]. Empty until a reader asks.
+  // start) at changes[i % changes.size()]. Empty until a reader asks; its
+  // size is a power of two (GrowChangeRing), so that position is a mask,
+  // not a division (a 64-bit div per ref was most of a feed read).
   std::vector<SeriesRef> changes ABSL_GUARDED_BY(mu);
   // How many refs were ever logged; written under mu, read without it to
   // skip shards with nothing new.
@@ -134,7 +136,7 @@ struct alignas(64) Head::Shard {
 
   void LogChange(SeriesRef ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     const uint64_t seq = change_seq.load(std::memory_order_relaxed);
-    changes[seq % changes.size()] = ref;
+    changes[seq & (changes.size() - 1)] = ref;
     change_seq.store(seq + 1, std::memory_order_release);
   }
 };
@@ -1431,8 +1433,15 @@ bool Head::ReadChanges(ChangeCursor* cursor,
       if (now - at > sh.changes.size()) {
         complete = false;  // overwritten before we came back
       } else {
-        for (uint64_t i = at; i < now; ++i) {
-          refs->push_back(sh.changes[i % sh.changes.size()]);
+        // At most two runs: up to the ring's end, then from its start.
+        const uint64_t mask = sh.changes.size() - 1;
+        const SeriesRef* ring = sh.changes.data();
+        uint64_t i = at;
+        while (i < now) {
+          const uint64_t pos = i & mask;
+          const uint64_t run = std::min<uint64_t>(now - i, mask + 1 - pos);
+          refs->insert(refs->end(), ring + pos, ring + pos + run);
+          i += run;
         }
       }
     }

@@ -555,6 +555,36 @@ TEST(Head, ChangeFeedReportsEverySeriesAppendedTo) {
   EXPECT_EQ(changed, std::vector<SeriesRef>{refs[4]});
 }
 
+// Each shard's ring has a power-of-two size (at least 1,024): reads that
+// straddle its end still get every ref appended to, once.
+TEST(Head, ChangeFeedReadsAcrossTheRingsEnd) {
+  SimulatedClock clock;
+  HeadOptions opts;
+  opts.num_shards = 4;
+  Head head(opts, &clock);
+  std::vector<Labels> ls;
+  std::vector<SeriesRef> refs;
+  for (int i = 0; i < 400; ++i) {
+    ls.push_back(L({{"__name__", "m"}, {"i", absl::StrCat(i)}}));
+    AppendOne(head, ls.back(), {{1000, 1}});
+    refs.push_back(RefOf(head, ls.back()));
+  }
+  std::sort(refs.begin(), refs.end());
+  ChangeCursor cursor;
+  std::vector<SeriesRef> changed;
+  EXPECT_FALSE(head.ReadChanges(&cursor, &changed));
+  // About 100 refs per shard and round: 25 rounds go round each ring twice.
+  for (int round = 0; round < 25; ++round) {
+    for (const Labels& l : ls) {
+      AppendOne(head, l, {{2000 + round * 1000, static_cast<double>(round)}});
+    }
+    changed.clear();
+    ASSERT_TRUE(head.ReadChanges(&cursor, &changed)) << round;
+    std::sort(changed.begin(), changed.end());
+    EXPECT_EQ(changed, refs) << round;
+  }
+}
+
 TEST(Head, ReadNewSamplesGoesOnFromTheCursor) {
   SimulatedClock clock;
   for (int64_t ooo_window : {int64_t{0}, int64_t{60000}}) {
