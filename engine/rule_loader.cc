@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/duration.h"
 #include "engine/str_util.h"
+#include "engine/yaml_util.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigil::engine {
@@ -402,7 +403,7 @@ RuleFileResult ParseRuleFile(std::string_view file_name,
   RuleFileResult result;
   ErrorList err(Sv(file_name), options.max_errors_per_file, &result.errors);
   try {
-    YAML::Node root = YAML::Load(std::string(content));
+    YAML::Node root = LoadYaml(content);
     if (root.IsNull() || !root.IsDefined()) {
       return result;  // An empty file holds no groups, as in Prometheus.
     }

@@ -23,6 +23,7 @@
 #include "engine/rule_loader.h"
 #include "engine/rule_validation.h"
 #include "engine/str_util.h"
+#include "engine/yaml_util.h"
 #include "promql/engine.h"
 #include "promql/promqltest/script.h"
 #include "storage/base/clock.h"
@@ -175,7 +176,7 @@ double ParseValue(const YAML::Node& n) {
 
 TestFile ParseTestFile(const std::string& content) {
   TestFile tf;
-  YAML::Node root = YAML::Load(content);
+  YAML::Node root = LoadYaml(content);
   if (!root.IsDefined() || root.IsNull()) {
     return tf;
   }

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/duration.h"
+#include "engine/yaml_util.h"
 
 namespace vigil::rpc::server {
 
@@ -145,7 +146,7 @@ absl::StatusOr<Config> ParseConfig(std::string_view yaml, std::string_view path)
   config.yaml = std::string(yaml);
   std::string where = path.empty() ? "built-in config" : std::string(path);
   try {
-    YAML::Node root = YAML::Load(std::string(yaml));
+    YAML::Node root = engine::LoadYaml(yaml);
     if (root.IsNull()) return config;  // empty file: all defaults
     if (!root.IsMap()) Fail(root, "want a mapping at the top level");
     static const std::set<std::string> kIgnoredSections = {
