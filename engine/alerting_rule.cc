@@ -137,10 +137,10 @@ storage::Labels AlertingRule::ExpandAnnotations(
   const tmpl::Data& d = data.has_value() ? *data : kNoData;
   std::vector<storage::Label> annotations;
   for (size_t i = 0; i < annotation_templates_.size(); ++i) {
-    std::string v = annotation_templates_[i].Expand(d, env);
-    if (!v.empty()) {
-      annotations.push_back({spec_.annotations[i].name, std::move(v)});
-    }
+    // An annotation that expands to "" is kept, with an empty value, as
+    // Prometheus keeps it (unlike a label, which goes).
+    annotations.push_back(
+        {spec_.annotations[i].name, annotation_templates_[i].Expand(d, env)});
   }
   return storage::Labels::FromSorted(std::move(annotations));
 }

@@ -351,9 +351,10 @@ void ParseGroup(const YAML::Node& gn, std::string_view file,
         ok = false;
       }
     }
-    if (!ok || limit < 0) {
+    // Any integer, as in Prometheus' rulefmt: zero or less means no limit.
+    if (!ok) {
       err->Add(LineOf(n, group.line), ctx,
-               absl::StrCat("field 'limit' must be a non-negative integer, got \"",
+               absl::StrCat("field 'limit' must be an integer, got \"",
                             s, "\""));
     } else {
       group.limit = limit;

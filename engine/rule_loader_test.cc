@@ -75,6 +75,16 @@ TEST(ParseRuleFile, EmptyFileHasNoGroups) {
 }
 
 // Each case: file content and one substring the single expected error has.
+// As in Prometheus' rulefmt, any integer is a limit; zero or less is none.
+TEST(ParseRuleFile, NegativeLimitMeansNoLimit) {
+  RuleFileResult r = ParseRuleFile(
+      "f.yml", "groups:\n- name: a\n  limit: -1\n  rules:\n"
+               "  - record: x\n    expr: up\n");
+  ASSERT_TRUE(r.errors.empty());
+  ASSERT_EQ(r.groups.size(), 1u);
+  EXPECT_EQ(r.groups[0].limit, -1);
+}
+
 TEST(ParseRuleFile, ReportsErrorsWithLocation) {
   struct Case {
     const char* content;
@@ -118,7 +128,7 @@ TEST(ParseRuleFile, ReportsErrorsWithLocation) {
        "duration string: \"5x\""},
       {"groups:\n- name: a\n  interval: soon\n",
        "rules.yml:3: group \"a\": field 'interval': not a valid duration"},
-      {"groups:\n- name: a\n  limit: -3\n", "field 'limit' must be a non-negative"},
+      {"groups:\n- name: a\n  limit: x3\n", "field 'limit' must be an integer"},
       {"groups:\n- name: a\n  rules: [\n", "rules.yml:"},
       {"groupz: []\n", "field groupz not found in type rule file"},
   };

@@ -80,6 +80,8 @@ struct TestFile {
   std::vector<std::string> rule_files;
   int64_t evaluation_interval_ms = 60000;
   std::vector<std::string> group_eval_order;
+  // Sample values may differ in the last bit of the mantissa.
+  bool fuzzy_compare = false;
   std::vector<TestGroup> tests;
 };
 
@@ -181,8 +183,18 @@ TestFile ParseTestFile(const std::string& content) {
     return tf;
   }
   CheckKeys(root,
-            {"rule_files", "evaluation_interval", "group_eval_order", "tests"},
+            {"rule_files", "evaluation_interval", "fuzzy_compare",
+             "group_eval_order", "tests"},
             "unitTestFile");
+  if (root["fuzzy_compare"].IsDefined() && !root["fuzzy_compare"].IsNull()) {
+    const std::string v = Str(root["fuzzy_compare"]);
+    if (v != "true" && v != "false") {
+      throw ShapeError{Line(root["fuzzy_compare"]),
+                       absl::StrCat("cannot unmarshal !!str `", v,
+                                    "` into bool")};
+    }
+    tf.fuzzy_compare = v == "true";
+  }
   ForEach(root["rule_files"],
           [&](const YAML::Node& n) { tf.rule_files.push_back(Str(n)); });
   if (root["evaluation_interval"].IsDefined() &&
@@ -333,14 +345,23 @@ std::string SamplesString(const std::vector<ParsedSample>& s) {
   return absl::StrJoin(parts, ", ");
 }
 
+// As Prometheus' labels.FromMap: empty values stay, so an expected label
+// or annotation "" matches only an annotation that expanded to "" (alert
+// labels never have empty values).
 storage::Labels FromMap(const std::map<std::string, std::string>& m) {
   std::vector<storage::Label> v;
   for (const auto& [k, val] : m) {
-    if (!val.empty()) {
-      v.push_back({k, val});
-    }
+    v.push_back({k, val});
   }
   return storage::Labels::FromSorted(std::move(v));
+}
+
+// Prometheus compares sample values with ==, so an expected NaN never
+// matches; fuzzy_compare also accepts the neighbouring doubles.
+bool SameValue(double exp, double got, bool fuzzy) {
+  if (exp == got) return true;
+  return fuzzy && (std::nextafter(exp, -HUGE_VAL) == got ||
+                   std::nextafter(exp, HUGE_VAL) == got);
 }
 
 // ---- Running one test group. ----
@@ -563,7 +584,7 @@ std::vector<std::string> RunTestGroup(const TestGroup& tg,
       const double a = exp_samples[i].value;
       const double b = got_samples[i].value;
       equal = exp_samples[i].labels == got_samples[i].labels &&
-              (a == b || (std::isnan(a) && std::isnan(b)));
+              SameValue(a, b, tf.fuzzy_compare);
     }
     if (!equal) {
       errors.push_back(absl::StrCat(

@@ -132,6 +132,77 @@ TEST(RunTestRules, RuleFileErrorsAndBadTestFile) {
   EXPECT_THAT(err2.str(), HasSubstr("field bogus not found"));
 }
 
+// As promtool: an annotation that expands to "" is there with an empty
+// value (expected "" matches it, a missing expectation does not); an
+// expected label "" never matches (alert labels drop empty values); an
+// expected NaN never equals a NaN; fuzzy_compare accepts the next double.
+TEST(RunTestRules, EmptyValuesNaNAndFuzzyCompare) {
+  Write("ut_edge_rules.yml", R"(groups:
+- name: g
+  rules:
+  - alert: A
+    expr: up == 1
+    labels:
+      maybe: '{{ if false }}x{{ end }}'
+    annotations:
+      summary: 'value {{ $value }}'
+      extra: '{{ if false }}x{{ end }}'
+  - record: third
+    expr: up / 3
+  - record: nan
+    expr: up * NaN
+)");
+  const std::string head = R"(rule_files: [ut_edge_rules.yml]
+tests:
+- input_series:
+  - series: up{job="a"}
+    values: 1x3
+)";
+  const auto run = [](const std::string& name, const std::string& text) {
+    std::ostringstream out, err;
+    const int rc = RunTestRules({Write(name, text)}, out, err);
+    return std::make_pair(rc, err.str());
+  };
+  const std::string alert_ok = R"(  alert_rule_test:
+  - eval_time: 1m
+    alertname: A
+    exp_alerts:
+    - exp_labels: {job: a}
+      exp_annotations: {summary: value 1, extra: ""}
+)";
+  EXPECT_EQ(run("ut_edge1.yml", head + alert_ok).first, 0)
+      << run("ut_edge1.yml", head + alert_ok).second;
+  std::string no_extra = alert_ok;
+  no_extra.replace(no_extra.find(", extra: \"\""), 11, "");
+  auto [rc2, err2] = run("ut_edge2.yml", head + no_extra);
+  EXPECT_EQ(rc2, 1);
+  EXPECT_THAT(err2, HasSubstr("Annotations:{extra=\"\", summary=\"value 1\"}"));
+  std::string empty_label = alert_ok;
+  empty_label.replace(empty_label.find("{job: a}"), 8, "{job: a, maybe: \"\"}");
+  EXPECT_EQ(run("ut_edge3.yml", head + empty_label).first, 1);
+
+  const std::string nan_test = R"(  promql_expr_test:
+  - expr: nan
+    eval_time: 1m
+    exp_samples:
+    - labels: nan{job="a"}
+      value: .nan
+)";
+  EXPECT_EQ(run("ut_edge4.yml", head + nan_test).first, 1);
+
+  // 1/3 printed to 17 digits, then its last digit moved by one: off by
+  // one unit in the last place, which only fuzzy_compare accepts.
+  const std::string third = R"(  promql_expr_test:
+  - expr: third
+    eval_time: 1m
+    exp_samples:
+    - labels: third{job="a"}
+      value: 0.33333333333333337
+)";
+  EXPECT_EQ(run("ut_edge5.yml", head + third).first, 1);
+  EXPECT_EQ(run("ut_edge6.yml", "fuzzy_compare: true\n" + head + third).first, 0);
+}
+
 TEST(RunTestRules, Usage) {
   std::ostringstream out, err;
   EXPECT_EQ(RunTestRules({}, out, err), 2);

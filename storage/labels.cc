@@ -57,9 +57,10 @@ class Hasher {
   uint64_t h_ = 0x9e3779b97f4a7c15ULL;
 };
 
+// Empty values are allowed: annotations keep them, as Prometheus does.
 bool IsSortedUnique(const std::vector<Label>& labels) {
   for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i].name.empty() || labels[i].value.empty()) return false;
+    if (labels[i].name.empty()) return false;
     if (i > 0 && !(labels[i - 1].name < labels[i].name)) return false;
   }
   return true;

@@ -3,6 +3,8 @@
 #include "engine/template/funcs.h"
 
 #include <arpa/inet.h>
+#include <locale.h>
+#include <wctype.h>
 
 #include <cmath>
 #include <cstdint>
@@ -176,21 +178,112 @@ std::string StripDomain(std::string_view hp) {
   return absl::StrCat(Av(host), ":", Av(port));
 }
 
-std::string Title(std::string_view s) {
-  std::string out(s);
-  bool at_word_start = true;
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    const bool word_char = absl::ascii_isalnum(u) || u >= 0x80 || c == '_' ||
-                           c == '\'';
-    if (at_word_start && absl::ascii_islower(u)) c = absl::ascii_toupper(u);
-    at_word_start = !word_char;
+namespace {
+
+// Unicode simple case mapping, as Go's unicode.ToUpper/ToLower, from glibc's
+// built-in C.UTF-8 locale (full Unicode tables, always present since 2.35).
+locale_t Utf8Locale() {
+  static const locale_t loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", nullptr);
+  return loc;
+}
+
+// Decodes the rune at s[i] into *r; returns its length (1 for a byte that
+// starts no valid sequence, with *r = -1).
+size_t DecodeUtf8(std::string_view s, size_t i, int32_t* r) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) {
+    *r = b0;
+    return 1;
+  }
+  int n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC0 ? 2 : 0;
+  if (n == 0 || i + n > s.size()) {
+    *r = -1;
+    return 1;
+  }
+  int32_t v = b0 & (0x7F >> n);
+  for (int k = 1; k < n; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) {
+      *r = -1;
+      return 1;
+    }
+    v = (v << 6) | (b & 0x3F);
+  }
+  *r = v;
+  return static_cast<size_t>(n);
+}
+
+void AppendUtf8(int32_t r, std::string* out) {
+  if (r < 0x80) {
+    out->push_back(static_cast<char>(r));
+  } else if (r < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else if (r < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
+  }
+}
+
+int32_t UpperRune(int32_t r) {
+  if (r < 0x80) return absl::ascii_toupper(static_cast<unsigned char>(r));
+  const locale_t loc = Utf8Locale();
+  return loc == nullptr ? r : static_cast<int32_t>(towupper_l(r, loc));
+}
+
+int32_t LowerRune(int32_t r) {
+  if (r < 0x80) return absl::ascii_tolower(static_cast<unsigned char>(r));
+  const locale_t loc = Utf8Locale();
+  return loc == nullptr ? r : static_cast<int32_t>(towlower_l(r, loc));
+}
+
+bool IsLetterOrDigit(int32_t r) {
+  if (r < 0x80) return absl::ascii_isalnum(static_cast<unsigned char>(r));
+  const locale_t loc = Utf8Locale();
+  return loc == nullptr || iswalnum_l(r, loc);
+}
+
+// Applies f to every rune of s; bytes that are not valid UTF-8 stay as
+// they are.
+template <typename F>
+std::string MapRunes(std::string_view s, F f) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    int32_t r;
+    const size_t n = DecodeUtf8(s, i, &r);
+    if (r < 0) {
+      out.push_back(s[i]);
+    } else {
+      AppendUtf8(f(r), &out);
+    }
+    i += n;
   }
   return out;
 }
 
-std::string ToUpper(std::string_view s) { return absl::AsciiStrToUpper(Av(s)); }
-std::string ToLower(std::string_view s) { return absl::AsciiStrToLower(Av(s)); }
+}  // namespace
+
+std::string Title(std::string_view s) {
+  // The first letter of each word upper-cased, the rest left as they are
+  // (cases.Title with NoLower, as Prometheus' title).
+  bool at_word_start = true;
+  return MapRunes(s, [&](int32_t r) {
+    const bool word_char = IsLetterOrDigit(r) || r == '_' || r == '\'';
+    const int32_t out = at_word_start && word_char ? UpperRune(r) : r;
+    at_word_start = !word_char;
+    return out;
+  });
+}
+
+std::string ToUpper(std::string_view s) { return MapRunes(s, UpperRune); }
+std::string ToLower(std::string_view s) { return MapRunes(s, LowerRune); }
 
 std::string QueryEscape(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";

@@ -495,6 +495,11 @@ const std::vector<Case>& Cases() {
     {"{{ title \"it's o'clock\" }}",
      "It's O'clock",
      kDefaultValue},
+    // Letters beyond ASCII are mapped as Go maps them.
+    {"{{ title \"école ñandú été\" }} {{ toUpper \"straße ñ éa\" }} "
+     "{{ toLower \"ÉCOLE ΣΟΦΊΑ Ж\" }}",
+     "École Ñandú Été STRAßE Ñ ÉA école σοφία ж",
+     kDefaultValue},
     {"{{ match \"^node\" $labels.job }} {{ match \"^x\" $labels.job }} {{ match \"ex.mple\" $labels.instance }}",
      "true false true",
      kDefaultValue},
