@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "engine/rule_validation.h"
 
 namespace vigil::engine {
@@ -42,16 +43,49 @@ std::vector<std::pair<std::string, std::vector<storage::Label>>> Duplicates(
 
 int RunCheckRules(const std::vector<std::string>& args, std::ostream& out,
                   std::ostream& err, const RuleLoaderOptions& options) {
-  if (args.empty()) {
-    err << "usage: vigil check rules FILE...\n";
+  constexpr char kUsage[] =
+      "usage: vigil check rules [--lint=duplicate-rules|all|none] "
+      "[--lint-fatal] [--ignore-unknown-fields] FILE...\n";
+  std::vector<std::string> files;
+  bool lint = true, lint_fatal = false;
+  RuleLoaderOptions opts = options;
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      out << kUsage
+          << "  --lint=...                duplicate-rules (default) and all "
+             "report rules with the same name and labels; none does not\n"
+             "  --lint-fatal              a lint finding fails the check\n"
+             "  --ignore-unknown-fields   unknown fields are not errors\n";
+      return kExitSuccess;
+    }
+    if (absl::StartsWith(a, "--lint=")) {
+      const std::string v = a.substr(7);
+      if (v != "duplicate-rules" && v != "all" && v != "none") {
+        err << "--lint: unknown value " << v << "\n" << kUsage;
+        return kExitUsage;
+      }
+      lint = v != "none";
+    } else if (a == "--lint-fatal") {
+      lint_fatal = true;
+    } else if (a == "--ignore-unknown-fields") {
+      opts.ignore_unknown_fields = true;
+    } else if (absl::StartsWith(a, "--")) {
+      err << "unknown flag " << a << "\n" << kUsage;
+      return kExitUsage;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) {
+    err << kUsage;
     return kExitUsage;
   }
   bool failed = false;
-  for (const std::string& file : args) {
+  for (const std::string& file : files) {
     out << "Checking " << file << "\n";
-    RuleFileResult r = LoadRuleFile(file, options);
+    RuleFileResult r = LoadRuleFile(file, opts);
     if (r.ok()) {
-      auto dups = Duplicates(r);
+      auto dups = lint ? Duplicates(r) : decltype(Duplicates(r)){};
       if (dups.empty()) {
         out << "  SUCCESS: " << r.rule_count() << " rules found\n\n";
         continue;
@@ -68,6 +102,7 @@ int RunCheckRules(const std::vector<std::string>& args, std::ostream& out,
       err << "Might cause inconsistency while recording expressions\n";
       err.flush();
       out << "\n";
+      if (lint_fatal) failed = true;
       continue;
     }
     failed = true;

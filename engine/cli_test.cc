@@ -78,6 +78,34 @@ TEST(RunCheckRules, DuplicateRulesAreALintWarning) {
             "Might cause inconsistency while recording expressions\n");
 }
 
+// promtool's flags: --lint=none silences the lint, --lint-fatal makes it
+// fail, --ignore-unknown-fields lets extra keys through.
+TEST(RunCheckRules, LintAndUnknownFieldFlags) {
+  std::string f = WriteTemp(
+      "dup2.yml",
+      "groups:\n- name: a\n  rules:\n  - alert: X\n    expr: up\n"
+      "  - alert: X\n    expr: up\n");
+  std::ostringstream o1, e1;
+  EXPECT_EQ(RunCheckRules({"--lint=none", f}, o1, e1), 0);
+  EXPECT_EQ(e1.str(), "");
+  EXPECT_EQ(o1.str(), "Checking " + f + "\n  SUCCESS: 2 rules found\n\n");
+  std::ostringstream o2, e2;
+  EXPECT_EQ(RunCheckRules({"--lint-fatal", f}, o2, e2), 1);
+  EXPECT_THAT(e2.str(), HasSubstr("lint error 1 duplicate rule(s) found."));
+  std::string g = WriteTemp(
+      "extra.yml",
+      "groups:\n- name: a\n  owner: sre\n  rules:\n  - alert: X\n"
+      "    expr: up\n    runbook: r\n");
+  std::ostringstream o3, e3;
+  EXPECT_EQ(RunCheckRules({g}, o3, e3), 1);
+  EXPECT_THAT(e3.str(), HasSubstr("field owner not found"));
+  std::ostringstream o4, e4;
+  EXPECT_EQ(RunCheckRules({"--ignore-unknown-fields", g}, o4, e4), 0)
+      << e4.str();
+  std::ostringstream o5, e5;
+  EXPECT_EQ(RunCheckRules({"--bogus", g}, o5, e5), 2);
+}
+
 TEST(RunCheckRules, UsageWithoutFiles) {
   std::ostringstream out, err;
   EXPECT_EQ(RunCheckRules({}, out, err), 2);

@@ -36,6 +36,9 @@ class ErrorList {
   ErrorList(absl::string_view file, int cap, std::vector<std::string>* out)
       : file_(file), cap_(cap), out_(out) {}
 
+  // promtool's --ignore-unknown-fields: unknown keys are not errors.
+  bool ignore_unknown_fields = false;
+
   void Add(int line, absl::string_view context, absl::string_view msg) {
     if (static_cast<int>(out_->size()) > cap_) {
       return;
@@ -140,8 +143,10 @@ void CheckKeys(const YAML::Node& n, std::initializer_list<std::string_view> know
       continue;
     }
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      err->Add(LineOf(it->first, fallback_line), context,
-               absl::StrCat("field ", key, " not found in type ", type));
+      if (!err->ignore_unknown_fields) {
+        err->Add(LineOf(it->first, fallback_line), context,
+                 absl::StrCat("field ", key, " not found in type ", type));
+      }
     } else if (!seen.insert(key).second) {
       err->Add(LineOf(it->first, fallback_line), context,
                absl::StrCat("mapping key \"", key, "\" already defined"));
@@ -403,6 +408,7 @@ RuleFileResult ParseRuleFile(std::string_view file_name,
                              const RuleLoaderOptions& options) {
   RuleFileResult result;
   ErrorList err(Sv(file_name), options.max_errors_per_file, &result.errors);
+  err.ignore_unknown_fields = options.ignore_unknown_fields;
   try {
     YAML::Node root = LoadYaml(content);
     if (root.IsNull() || !root.IsDefined()) {

@@ -64,6 +64,9 @@ struct RuleLoaderOptions {
       validate_template;
   // Errors reported per file before the rest are dropped.
   int max_errors_per_file = 50;
+  // Unknown fields are ignored instead of reported (promtool's
+  // --ignore-unknown-fields).
+  bool ignore_unknown_fields = false;
 };
 
 // The outcome of reading one file. `errors` are complete lines

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -26,6 +27,7 @@
 #include "engine/yaml_util.h"
 #include "promql/engine.h"
 #include "promql/promqltest/script.h"
+#include "re2/re2.h"
 #include "storage/base/clock.h"
 #include "storage/head.h"
 #include "storage/labels.h"
@@ -96,12 +98,17 @@ int Line(const YAML::Node& n) {
   return n.IsDefined() && n.Mark().line >= 0 ? n.Mark().line + 1 : 0;
 }
 
+// promtool's --ignore-unknown-fields, for the run in progress (the CLI
+// runs one at a time).
+bool ignore_unknown_fields = false;
+
 void CheckKeys(const YAML::Node& n,
                std::initializer_list<std::string_view> known,
                std::string_view type) {
   if (!n.IsMap()) {
     throw ShapeError{Line(n), absl::StrCat("expected a map for ", Sv(type))};
   }
+  if (ignore_unknown_fields) return;
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
     if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -597,7 +604,10 @@ std::vector<std::string> RunTestGroup(const TestGroup& tg,
 }
 
 // Runs one test file; returns its failures (empty on success).
+// Test groups to run: all when `run` is empty, else those whose name one of
+// the patterns matches (anywhere in it, as Go's MatchString).
 std::vector<std::string> RunTestFile(const std::string& path,
+                                     const std::vector<std::unique_ptr<RE2>>& run,
                                      std::ostream& err) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -642,6 +652,12 @@ std::vector<std::string> RunTestFile(const std::string& path,
   }
   std::vector<std::string> errors;
   for (const TestGroup& tg : tf.tests) {
+    if (!run.empty() &&
+        std::none_of(run.begin(), run.end(), [&](const auto& re) {
+          return RE2::PartialMatch(tg.name, *re);
+        })) {
+      continue;
+    }
     std::vector<std::string> e = RunTestGroup(tg, tf, order);
     errors.insert(errors.end(), e.begin(), e.end());
   }
@@ -705,15 +721,63 @@ std::string FormatFloatE(double v) {
 
 int RunTestRules(const std::vector<std::string>& args, std::ostream& out,
                  std::ostream& err) {
-  if (args.empty()) {
-    err << "usage: vigil test rules FILE...\n";
+  constexpr char kUsage[] =
+      "usage: vigil test rules [--run=REGEX]... [--ignore-unknown-fields] "
+      "[--debug] [--diff] FILE...\n";
+  std::vector<std::string> files;
+  std::vector<std::unique_ptr<RE2>> run;
+  ignore_unknown_fields = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--help" || a == "-h") {
+      out << kUsage
+          << "  --run=REGEX               only the test groups whose name "
+             "matches (repeatable)\n"
+             "  --ignore-unknown-fields   ignore unknown fields in test files\n"
+             "  --debug, --diff           accepted for promtool compatibility; "
+             "failures are always shown as exp/got\n";
+      return kExitSuccess;
+    }
+    if (a == "--run" || absl::StartsWith(a, "--run=")) {
+      std::string pattern;
+      if (a == "--run") {
+        if (i + 1 >= args.size()) {
+          err << "--run needs a regular expression\n" << kUsage;
+          return kExitUsage;
+        }
+        pattern = args[++i];
+      } else {
+        pattern = a.substr(6);
+      }
+      RE2::Options o;
+      o.set_log_errors(false);
+      auto re = std::make_unique<RE2>(pattern, o);
+      if (!re->ok()) {
+        err << "--run: invalid regular expression " << storage::QuoteGo(pattern)
+            << ": " << re->error() << "\n";
+        return kExitUsage;
+      }
+      run.push_back(std::move(re));
+    } else if (a == "--ignore-unknown-fields") {
+      ignore_unknown_fields = true;
+    } else if (a == "--debug" || a == "--diff" || a == "--no-diff") {
+      // Accepted so promtool command lines work unchanged.
+    } else if (absl::StartsWith(a, "--")) {
+      err << "unknown flag " << a << "\n" << kUsage;
+      return kExitUsage;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty()) {
+    err << kUsage;
     return kExitUsage;
   }
   bool failed = false;
-  for (const std::string& f : args) {
+  for (const std::string& f : files) {
     out << "Unit Testing:  " << f << "\n";
     out.flush();
-    std::vector<std::string> errors = RunTestFile(f, err);
+    std::vector<std::string> errors = RunTestFile(f, run, err);
     if (errors.empty()) {
       out << "  SUCCESS\n";
     } else {

@@ -206,6 +206,46 @@ tests:
 TEST(RunTestRules, Usage) {
   std::ostringstream out, err;
   EXPECT_EQ(RunTestRules({}, out, err), 2);
+  std::ostringstream out2, err2;
+  EXPECT_EQ(RunTestRules({"--bogus", "x.yml"}, out2, err2), 2);
+  EXPECT_THAT(err2.str(), HasSubstr("unknown flag --bogus"));
+  std::ostringstream out3, err3;
+  EXPECT_EQ(RunTestRules({"--help"}, out3, err3), 0);
+  EXPECT_THAT(out3.str(), HasSubstr("--run=REGEX"));
+}
+
+// promtool's --run picks test groups by name (a match anywhere in it), and
+// --ignore-unknown-fields lets extra fields through.
+TEST(RunTestRules, RunSelectsGroupsAndUnknownFieldsCanBeIgnored) {
+  Write("ut_run_rules.yml", "groups:\n- name: g\n  rules:\n"
+                            "  - record: r\n    expr: up\n");
+  const std::string t = Write("ut_run.yml", R"(rule_files: [ut_run_rules.yml]
+tests:
+- name: passes
+  input_series: [{series: up, values: '1'}]
+  promql_expr_test: [{expr: r, eval_time: 0s, exp_samples: [{labels: r, value: 1}]}]
+- name: fails
+  input_series: [{series: up, values: '1'}]
+  promql_expr_test: [{expr: r, eval_time: 0s, exp_samples: [{labels: r, value: 2}]}]
+)");
+  std::ostringstream o1, e1;
+  EXPECT_EQ(RunTestRules({t}, o1, e1), 1);
+  std::ostringstream o2, e2;
+  EXPECT_EQ(RunTestRules({"--run=^pass", t}, o2, e2), 0) << e2.str();
+  std::ostringstream o3, e3;
+  EXPECT_EQ(RunTestRules({"--run", "ai", t}, o3, e3), 1);  // "fails" too
+  const std::string u = Write("ut_extra.yml", R"(rule_files: [ut_run_rules.yml]
+owner: sre
+tests:
+- name: passes
+  team: x
+  input_series: [{series: up, values: '1'}]
+  promql_expr_test: [{expr: r, eval_time: 0s, exp_samples: [{labels: r, value: 1}]}]
+)");
+  std::ostringstream o4, e4;
+  EXPECT_EQ(RunTestRules({u}, o4, e4), 1);
+  std::ostringstream o5, e5;
+  EXPECT_EQ(RunTestRules({"--ignore-unknown-fields", u}, o5, e5), 0) << e5.str();
 }
 
 TEST(GoDurationString, Forms) {
