@@ -14,9 +14,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "engine/cli.h"
 #include "engine/duration.h"
 #include "engine/group.h"
@@ -76,6 +78,9 @@ struct TestGroup {
   std::map<std::string, std::string> external_labels;
   std::string external_url;
   std::string name;
+  // start_timestamp: the time input series start at and eval_time counts
+  // from (Unix epoch by default).
+  int64_t start_ms = 0;
 };
 
 struct TestFile {
@@ -152,6 +157,23 @@ std::map<std::string, std::string> StrMap(const YAML::Node& n) {
   return out;
 }
 
+// start_timestamp: Unix seconds (fractions allowed) or an RFC 3339 time.
+int64_t StartTimestampMs(const YAML::Node& n) {
+  const std::string v = Str(n);
+  double secs = 0;
+  if (absl::SimpleAtod(v, &secs) && std::isfinite(secs)) {
+    return static_cast<int64_t>(std::llround(secs * 1000));
+  }
+  absl::Time t;
+  std::string why;
+  if (absl::ParseTime(absl::RFC3339_full, v, &t, &why)) {
+    return absl::ToUnixMillis(t);
+  }
+  throw ShapeError{Line(n),
+                   absl::StrCat("invalid start_timestamp ", storage::QuoteGo(v),
+                                ": want Unix seconds or an RFC 3339 time")};
+}
+
 template <typename F>
 void ForEach(const YAML::Node& n, F f) {
   if (!n.IsDefined() || n.IsNull()) {
@@ -216,9 +238,13 @@ TestFile ParseTestFile(const std::string& content) {
   ForEach(root["tests"], [&](const YAML::Node& tn) {
     CheckKeys(tn,
               {"interval", "input_series", "alert_rule_test",
-               "promql_expr_test", "external_labels", "external_url", "name"},
+               "promql_expr_test", "external_labels", "external_url", "name",
+               "start_timestamp"},
               "testGroup");
     TestGroup tg;
+    if (tn["start_timestamp"].IsDefined() && !tn["start_timestamp"].IsNull()) {
+      tg.start_ms = StartTimestampMs(tn["start_timestamp"]);
+    }
     if (tn["interval"].IsDefined() && !tn["interval"].IsNull()) {
       tg.interval_ms = DurMs(tn["interval"]);
     }
@@ -397,7 +423,7 @@ std::vector<std::string> RunTestGroup(const TestGroup& tg,
     std::vector<storage::Sample> samples;
     for (size_t i = 0; i < points->size(); ++i) {
       const pt::Point& p = (*points)[i];
-      const int64_t t = static_cast<int64_t>(i) * interval;
+      const int64_t t = tg.start_ms + static_cast<int64_t>(i) * interval;
       if (p.kind == pt::Point::kFloat) {
         samples.push_back({t, p.v});
       } else if (p.kind == pt::Point::kStale) {
@@ -482,16 +508,19 @@ std::vector<std::string> RunTestGroup(const TestGroup& tg,
   }
 
   auto next_alert_time = alert_tests.begin();
+  // ts counts from the start (what eval_time is measured against); the
+  // evaluations run at start + ts.
   for (int64_t ts = 0; ts <= maxt; ts += eval_interval) {
-    clock.Set(absl::FromUnixMillis(ts));
+    clock.Set(absl::FromUnixMillis(tg.start_ms + ts));
     std::vector<std::string> eval_errors;
     for (const std::unique_ptr<Group>& g : groups) {
-      g->Eval(ts);
+      g->Eval(tg.start_ms + ts);
       for (const std::unique_ptr<Rule>& r : g->rules()) {
         RuleEvalStatus st = r->status();
         if (st.health == RuleHealth::kErr) {
           eval_errors.push_back(absl::StrCat("    rule: ", r->name(),
-                                             ", time: ", GoDurationString(ts),
+                                             ", time: ",
+                                             GoDurationString(tg.start_ms + ts),
                                              ", err: ", st.last_error));
         }
       }
@@ -553,7 +582,8 @@ std::vector<std::string> RunTestGroup(const TestGroup& tg,
   // PromQL expression tests, over everything written.
   for (const PromqlTestCase& c : tg.promql_tests) {
     const std::string time = FormatPromDuration(absl::Milliseconds(c.eval_time_ms));
-    absl::StatusOr<std::vector<EvalSample>> got = qe.Query(c.expr, c.eval_time_ms);
+    absl::StatusOr<std::vector<EvalSample>> got =
+        qe.Query(c.expr, tg.start_ms + c.eval_time_ms);
     if (!got.ok()) {
       errors.push_back(absl::StrCat("    expr: ", storage::QuoteGo(c.expr),
                                     ", time: ", time,

@@ -203,6 +203,51 @@ tests:
   EXPECT_EQ(run("ut_edge6.yml", "fuzzy_compare: true\n" + head + third).first, 0);
 }
 
+// start_timestamp moves input series and evaluations: eval_time counts from
+// it, and time() sees it.
+TEST(RunTestRules, StartTimestamp) {
+  Write("ut_start_rules.yml", R"(groups:
+- name: g
+  rules:
+  - alert: Late
+    expr: time() - up_since > 100
+    for: 1m
+  - record: now
+    expr: time() * up
+)");
+  for (const std::string start : {"1700000000", "'2023-11-14T22:13:20Z'"}) {
+    const std::string t = Write("ut_start.yml", R"(rule_files: [ut_start_rules.yml]
+tests:
+- start_timestamp: )" + start + R"(
+  input_series:
+  - series: up
+    values: 1x5
+  - series: up_since
+    values: 1699999990x5
+  alert_rule_test:
+  - eval_time: 1m
+    alertname: Late
+  - eval_time: 3m
+    alertname: Late
+    exp_alerts: [{}]
+  promql_expr_test:
+  - expr: now
+    eval_time: 2m
+    exp_samples: [{labels: now, value: 1700000120}]
+)");
+    std::ostringstream out, err;
+    EXPECT_EQ(RunTestRules({t}, out, err), 0) << start << "\n" << err.str();
+  }
+  const std::string bad = Write("ut_start_bad.yml", R"(rule_files: [ut_start_rules.yml]
+tests:
+- start_timestamp: yesterday
+  input_series: []
+)");
+  std::ostringstream out, err;
+  EXPECT_EQ(RunTestRules({bad}, out, err), 1);
+  EXPECT_THAT(err.str(), HasSubstr("invalid start_timestamp \"yesterday\""));
+}
+
 TEST(RunTestRules, Usage) {
   std::ostringstream out, err;
   EXPECT_EQ(RunTestRules({}, out, err), 2);
