@@ -187,50 +187,6 @@ locale_t Utf8Locale() {
   return loc;
 }
 
-// Decodes the rune at s[i] into *r; returns its length (1 for a byte that
-// starts no valid sequence, with *r = -1).
-size_t DecodeUtf8(std::string_view s, size_t i, int32_t* r) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    *r = b0;
-    return 1;
-  }
-  int n = b0 >= 0xF0 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) {
-    *r = -1;
-    return 1;
-  }
-  int32_t v = b0 & (0x7F >> n);
-  for (int k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) {
-      *r = -1;
-      return 1;
-    }
-    v = (v << 6) | (b & 0x3F);
-  }
-  *r = v;
-  return static_cast<size_t>(n);
-}
-
-void AppendUtf8(int32_t r, std::string* out) {
-  if (r < 0x80) {
-    out->push_back(static_cast<char>(r));
-  } else if (r < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (r >> 6)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else if (r < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (r >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (r >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((r >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (r & 0x3F)));
-  }
-}
-
 int32_t UpperRune(int32_t r) {
   if (r < 0x80) return absl::ascii_toupper(static_cast<unsigned char>(r));
   const locale_t loc = Utf8Locale();
@@ -249,21 +205,16 @@ bool IsLetterOrDigit(int32_t r) {
   return loc == nullptr || iswalnum_l(r, loc);
 }
 
-// Applies f to every rune of s; bytes that are not valid UTF-8 stay as
-// they are.
+// Applies f to every rune of s, as Go's strings.Map (a byte that is not
+// valid UTF-8 reads as U+FFFD).
 template <typename F>
 std::string MapRunes(std::string_view s, F f) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    int32_t r;
-    const size_t n = DecodeUtf8(s, i, &r);
-    if (r < 0) {
-      out.push_back(s[i]);
-    } else {
-      AppendUtf8(f(r), &out);
-    }
-    i += n;
+    uint32_t r;
+    i += static_cast<size_t>(DecodeRune(s, i, &r));
+    AppendRune(static_cast<uint32_t>(f(static_cast<int32_t>(r))), &out);
   }
   return out;
 }
